@@ -1,0 +1,47 @@
+import autoload from '@fastify/autoload';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { join } from 'node:path';
+import type { Config } from './config.js';
+import backend from './plugins/external/backend.js';
+import db from './plugins/external/db.js';
+import redis from './plugins/external/redis.js';
+import swagger from './plugins/external/swagger.js';
+
+const HERE = new URL('.', import.meta.url).pathname;
+
+export interface BuildOptions {
+  /** Pino logger options; `false` silences logging (tests). */
+  logger?: boolean | Record<string, unknown>;
+}
+
+/**
+ * Builds the HTTP application: external plugins (config, db, redis, swagger, compute backend), then the domain
+ * plugins in plugins/app, then every route under routes/ (one folder per resource).
+ */
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  // @fastify/autoload recognises tsx only when preloaded with --require; tell it we run TypeScript sources.
+  if (import.meta.url.endsWith('.ts')) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1';
+
+  const app = Fastify({
+    logger: opts.logger ?? { level: config.logLevel },
+    return503OnClosing: true,
+    bodyLimit: 50 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const routeTable: { method: string; url: string }[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routeTable.push({ method, url: route.url });
+  });
+  await app.register(fp(async (a) => { a.decorate('config', config); }, { name: 'config' }));
+  await app.register(db);
+  await app.register(redis);
+  await app.register(backend);
+  await app.register(swagger);
+  await app.register(autoload, { dir: join(HERE, 'plugins/app'), forceESM: true, encapsulate: false });
+  await app.register(autoload, { dir: join(HERE, 'routes'), forceESM: true, autoHooks: false, dirNameRoutePrefix: true, ignorePattern: /(^|\/)schema\.(t|j)s$/ });
+  return app as unknown as FastifyInstance;
+}

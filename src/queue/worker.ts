@@ -1,0 +1,111 @@
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { completeJob, failJob, getJob, markJobActive, requeueJob, setJobProgress } from '../db/jobs.js';
+import type { Pool } from '../db/pool.js';
+import { AbortedError } from './job-types.js';
+import { TRAINING_QUEUE } from './queues.js';
+import { jobDefinition } from './registry.js';
+
+export interface TrainingWorker {
+  worker: Worker;
+  /** Stops taking jobs, asks running ones to stop and release themselves, and waits at most `timeoutMs`. */
+  shutdown(timeoutMs: number): Promise<void>;
+}
+
+export function startTrainingWorker(opts: {
+  pool: Pool;
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  backend: string;
+  logger: Logger;
+}): TrainingWorker {
+  const { pool, logger } = opts;
+  const running = new Map<string, AbortController>();
+  let shuttingDown = false;
+
+  const process = async (job: Job, token?: string): Promise<Record<string, unknown>> => {
+    const id = job.id as string;
+    const attempt = job.attemptsMade + 1;
+    const def = jobDefinition(job.name);
+    if (!def) throw new UnrecoverableError(`unknown job type "${job.name}"`);
+    const row = await getJob(pool, id);
+    if (!row) throw new UnrecoverableError(`job ${id} has no Postgres record`);
+    if (!(await markJobActive(pool, id, attempt, opts.backend))) return { skipped: row.state };
+
+    const controller = new AbortController();
+    running.set(id, controller);
+    const log = logger.child({ jobId: id, type: job.name, attempt });
+    log.info('job started');
+    try {
+      const payload = def.parsePayload(row.payload);
+      const result = await def.run({
+        jobId: id,
+        attempt,
+        payload,
+        signal: controller.signal,
+        backend: opts.backend,
+        async reportProgress(progress) {
+          if (controller.signal.aborted) throw controller.signal.reason;
+          await setJobProgress(pool, id, progress);
+          await job.updateProgress(progress);
+          const now = await getJob(pool, id);
+          if (now?.state === 'cancelled') {
+            controller.abort(new AbortedError('cancelled'));
+            throw controller.signal.reason;
+          }
+        },
+      });
+      await completeJob(pool, id, result);
+      log.info('job completed');
+      return result;
+    } catch (err) {
+      if (err instanceof AbortedError && err.reason === 'shutdown') {
+        // Give the job back to the queue untouched: another worker picks it up, no attempt is spent.
+        await job.moveToWait(token);
+        await requeueJob(pool, id, 'released by a worker that shut down; will resume on another worker');
+        log.warn('job released on shutdown');
+        throw new WaitingError();
+      }
+      if (err instanceof AbortedError && err.reason === 'cancelled') {
+        log.info('job cancelled');
+        return { cancelled: true };
+      }
+      const message = (err as Error).message || String(err);
+      const final = err instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
+      await failJob(pool, id, message, final);
+      log.error({ err }, final ? 'job failed' : 'job attempt failed; will retry');
+      throw err;
+    } finally {
+      running.delete(id);
+    }
+  };
+
+  const worker = new Worker(TRAINING_QUEUE, process, {
+    connection: opts.connection,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency,
+    // A worker that dies without releasing its job loses the lock after 30 s; the job is then retried once more.
+    lockDuration: 30_000,
+    maxStalledCount: 2,
+  });
+  worker.on('error', (err) => logger.error({ err }, 'worker error'));
+
+  return {
+    worker,
+    async shutdown(timeoutMs) {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      for (const c of running.values()) c.abort(new AbortedError('shutdown'));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+      const outcome = await Promise.race([worker.close().then(() => 'closed' as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        logger.warn('worker did not stop in time; closing forcefully (its job will be retried after its lock expires)');
+        await worker.close(true).catch(() => {});
+      }
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { cancelJob, getJob, getJobByIdempotencyKey, type JobRow } from '../../../db/jobs.js';
+import { HttpProblem, problems } from '../../../http/problem.js';
+import { enqueueJob } from '../../../queue/queues.js';
+import { jobDefinition } from '../../../queue/registry.js';
+import { CreateJobBody, JobIdParams, JobResponse } from './schema.js';
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+function present(job: JobRow) {
+  return {
+    id: job.id, type: job.type, state: job.state, payload: job.payload, progress: job.progress, result: job.result,
+    error: job.error, attempts: job.attempts, backend: job.backend,
+    createdAt: job.createdAt.toISOString(), updatedAt: job.updatedAt.toISOString(), startedAt: iso(job.startedAt), finishedAt: iso(job.finishedAt),
+    links: { self: `/v1/jobs/${job.id}` },
+  };
+}
+
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'repeat a POST safely: the same key returns the same job' })),
+});
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/', {
+    preHandler: app.requireApiKey,
+    schema: {
+      tags: ['jobs'],
+      summary: 'Queue a job for the training workers',
+      security: [{ apiKey: [] }],
+      headers: IdempotencyHeaders,
+      body: CreateJobBody,
+      response: { 200: JobResponse, 202: JobResponse, ...problems(400, 401, 422) },
+    },
+  }, async (request, reply) => {
+    const key = request.headers['idempotency-key'];
+    if (key) {
+      const existing = await getJobByIdempotencyKey(app.pg, key);
+      if (existing) return reply.code(200).header('location', `/v1/jobs/${existing.id}`).send(present(existing));
+    }
+    const { type, ...rest } = request.body;
+    const def = jobDefinition(type);
+    if (!def) throw new HttpProblem(422, 'unknown_job_type', `there is no job type "${type}"`);
+    let payload: Record<string, unknown>;
+    try {
+      payload = def.parsePayload(rest) as Record<string, unknown>;
+    } catch (err) {
+      throw new HttpProblem(422, 'invalid_job', (err as Error).message);
+    }
+    let job: JobRow;
+    try {
+      job = await enqueueJob(app.pg, app.trainingQueue, type, payload, { idempotencyKey: key });
+    } catch (err) {
+      // Two identical requests racing on the same Idempotency-Key: the loser returns the winner's job.
+      if ((err as { code?: string }).code === '23505' && key) {
+        const existing = await getJobByIdempotencyKey(app.pg, key);
+        if (existing) return reply.code(200).header('location', `/v1/jobs/${existing.id}`).send(present(existing));
+      }
+      throw err;
+    }
+    return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(present(job));
+  });
+
+  app.get('/:id', {
+    schema: { tags: ['jobs'], summary: 'State, progress, result and timings of a job', params: JobIdParams, response: { 200: JobResponse, ...problems(400, 404) } },
+  }, async (request) => {
+    const job = await getJob(app.pg, request.params.id);
+    if (!job) throw new HttpProblem(404, 'job_not_found', `there is no job ${request.params.id}`);
+    return present(job);
+  });
+
+  app.delete('/:id', {
+    preHandler: app.requireApiKey,
+    schema: {
+      tags: ['jobs'], summary: 'Cancel a queued or running job (a running job stops at its next progress step)', security: [{ apiKey: [] }],
+      params: JobIdParams, response: { 200: JobResponse, ...problems(400, 401, 404, 409) },
+    },
+  }, async (request) => {
+    const cancelled = await cancelJob(app.pg, request.params.id);
+    if (cancelled) {
+      await app.trainingQueue.remove(cancelled.id).catch(() => 0);
+      return present(cancelled);
+    }
+    const job = await getJob(app.pg, request.params.id);
+    if (!job) throw new HttpProblem(404, 'job_not_found', `there is no job ${request.params.id}`);
+    throw new HttpProblem(409, 'job_finished', `job ${job.id} is already ${job.state}`);
+  });
+};
+
+export default routes;

@@ -1,0 +1,3 @@
+import { runApi } from './processes/api.js';
+
+await runApi();

@@ -1,0 +1,3 @@
+import { runAll } from './processes/all.js';
+
+await runAll();

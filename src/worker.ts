@@ -1,0 +1,3 @@
+import { runWorker } from './processes/worker.js';
+
+await runWorker();

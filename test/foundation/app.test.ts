@@ -1,0 +1,99 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { auth, build } from '../helper.js';
+
+test('the API boots against real Postgres and Redis', async (t) => {
+  const app = await build(t);
+
+  await t.test('/health/live answers', async () => {
+    const res = await app.inject({ method: 'GET', url: '/health/live' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().status, 'ok');
+  });
+
+  await t.test('/health/ready is 200 and names the backend', async () => {
+    const res = await app.inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    assert.equal(body.status, 'ready');
+    assert.ok(['wasm', 'cpu', 'tensorflow'].includes(body.backend), body.backend);
+    assert.deepEqual(body.failing, []);
+    assert.equal(body.components.migrations.ok, true);
+  });
+
+  await t.test('/docs/json is a valid OpenAPI 3 document listing every route', async () => {
+    const res = await app.inject({ method: 'GET', url: '/docs/json' });
+    assert.equal(res.statusCode, 200);
+    const doc = res.json();
+    assert.match(doc.openapi, /^3\./);
+    await SwaggerParser.validate(structuredClone(doc));
+    const documented = new Set<string>();
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { tags?: string[]; summary?: string; responses?: object }>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        documented.add(`${method.toUpperCase()} ${path}`);
+        assert.ok(op.tags && op.tags.length > 0, `${method} ${path} has a tag`);
+        assert.ok(op.summary, `${method} ${path} has a summary`);
+        assert.ok(op.responses && Object.keys(op.responses).length > 0, `${method} ${path} has responses`);
+      }
+    }
+    const apiRoutes = app.routeTable.filter((r) => !r.url.startsWith('/docs'));
+    assert.ok(apiRoutes.length >= 5);
+    for (const r of apiRoutes) {
+      const path = r.url.replace(/:([A-Za-z_]+)/g, '{$1}').replace(/(.)\/$/, '$1');
+      assert.ok(documented.has(`${r.method} ${path}`), `route ${r.method} ${r.url} is in the OpenAPI document`);
+    }
+  });
+
+  await t.test('an unknown route is a 404 problem+json', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/nothing-here' });
+    assert.equal(res.statusCode, 404);
+    assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+    const body = res.json();
+    assert.equal(body.code, 'not_found');
+    assert.equal(body.status, 404);
+    assert.match(body.detail, /\/v1\/nothing-here/);
+  });
+
+  await t.test('a schema-invalid body is a 400 problem+json', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'selftest', steps: 'many' } });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+    const body = res.json();
+    assert.equal(body.code, 'validation_failed');
+    assert.match(body.detail, /steps/);
+  });
+
+  await t.test('malformed JSON is a 400 problem+json, not a 500', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...auth, 'content-type': 'application/json' }, payload: '{"type":' });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+  });
+
+  await t.test('a write route without a key is a 401 problem+json', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'selftest' } });
+    assert.equal(res.statusCode, 401);
+    assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+    assert.equal(res.json().code, 'unauthorized');
+    assert.equal(res.headers['www-authenticate'], 'Bearer');
+    const wrong = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: 'Bearer not-the-key-at-all' }, payload: { type: 'selftest' } });
+    assert.equal(wrong.statusCode, 401);
+  });
+
+  await t.test('a job id that is not a uuid is a 400, an unknown one a 404', async () => {
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/jobs/42' })).statusCode, 400);
+    const res = await app.inject({ method: 'GET', url: '/v1/jobs/00000000-0000-4000-8000-000000000000' });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().code, 'job_not_found');
+  });
+
+  await t.test('Idempotency-Key returns the same job', async () => {
+    const headers = { ...auth, 'idempotency-key': 'abc-123' };
+    const first = await app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: { type: 'selftest', steps: 1, stepMs: 0 } });
+    assert.equal(first.statusCode, 202);
+    assert.equal(first.headers.location, `/v1/jobs/${first.json().id}`);
+    const second = await app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: { type: 'selftest', steps: 1, stepMs: 0 } });
+    assert.equal(second.statusCode, 200);
+    assert.equal(second.json().id, first.json().id);
+  });
+});

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { buildApp } from '../src/app.js';
+import { loadConfig, type Config } from '../src/config.js';
+
+export const TEST_API_KEY = 'test-key-0123456789';
+const SERVER_URL = process.env.TEST_DATABASE_SERVER ?? 'postgres://postgres@127.0.0.1:5432';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A fresh database name and queue prefix per test file, so files can run in parallel and leave nothing behind. */
+export function isolatedConfig(overrides: Partial<Config> = {}): Config {
+  const id = randomUUID().replace(/-/g, '').slice(0, 12);
+  return loadConfig(
+    { ...process.env, DATABASE_URL: `${SERVER_URL}/matmoe_test_${id}`, REDIS_URL, QUEUE_PREFIX: `matmoe-test-${id}`, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'silent', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm', SHUTDOWN_TIMEOUT_MS: '5000' },
+    overrides,
+  );
+}
+
+/** Drops the test database and deletes the test queue's Redis keys. */
+export async function dropIsolated(config: Config): Promise<void> {
+  const name = new URL(config.databaseUrl).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: `${SERVER_URL}/postgres` });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+  const redis = new Redis(config.redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.queuePrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Builds the app against its own database and queue prefix; closes and cleans up when the test (file) ends. */
+export async function build(t: Pick<TestContext, 'after'>, overrides: Partial<Config> = {}): Promise<FastifyInstance> {
+  const config = isolatedConfig(overrides);
+  const app = await buildApp(config, { logger: false });
+  t.after(async () => {
+    await app.close();
+    await dropIsolated(config);
+  });
+  await app.ready();
+  return app;
+}
+
+export const auth = { authorization: `Bearer ${TEST_API_KEY}` };
