@@ -64,7 +64,7 @@ export function buildNeighborGraph(s: Structure, opts: NeighborOptions = {}): Ne
   const { a1, b1, b2, c1, c2, c3 } = frame;
 
   // Bins: m_k sub-cells along lattice direction k, each at least `w` thick measured between lattice planes.
-  let w = opts.binWidth ?? Math.max(1.5, Math.cbrt((2 * frame.volume) / n));
+  let w = opts.binWidth ?? Math.max(4, Math.cbrt((8 * frame.volume) / n));
   if (!(w > 0) || !Number.isFinite(w)) throw new RangeError(`binWidth must be a positive number of Å (got ${w})`);
   let ma: number, mb: number, mc: number;
   for (;;) {

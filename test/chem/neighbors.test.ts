@@ -245,33 +245,64 @@ test('coordinates outside [0, 1) and a lattice given in a strongly skewed basis 
   checkAgainstBruteForce(makeStructure(L2, fr2), 8, 30, 'skewed basis');
 });
 
+/**
+ * A random lattice, made skewed on purpose: a random lower-triangular cell (edges 1.5–9 Å), written in a basis
+ * sheared by integer combinations (the same lattice, strongly non-reduced vectors), then rotated arbitrarily.
+ */
+const skewedLattice = fc
+  .record({
+    diag: fc.tuple(fc.double({ min: 1.5, max: 9, noNaN: true }), fc.double({ min: 1.5, max: 9, noNaN: true }), fc.double({ min: 1.5, max: 9, noNaN: true })),
+    off: fc.tuple(fc.double({ min: -4, max: 4, noNaN: true }), fc.double({ min: -4, max: 4, noNaN: true }), fc.double({ min: -4, max: 4, noNaN: true })),
+    shear: fc.tuple(fc.integer({ min: -3, max: 3 }), fc.integer({ min: -3, max: 3 }), fc.integer({ min: -3, max: 3 })),
+    angles: fc.tuple(fc.double({ min: 0, max: 6.3, noNaN: true }), fc.double({ min: 0, max: 6.3, noNaN: true }), fc.double({ min: 0, max: 6.3, noNaN: true })),
+  })
+  .map(({ diag, off, shear, angles }) => {
+    const L0: Mat3 = [[diag[0], 0, 0], [off[0], diag[1], 0], [off[1], off[2], diag[2]]];
+    // b' = b + s0·a, c' = c + s1·a + s2·b': unimodular, so the lattice (and every distance) is unchanged.
+    const bP = L0[1].map((x, k) => x + shear[0] * L0[0][k]) as Vec3;
+    const cP = L0[2].map((x, k) => x + shear[1] * L0[0][k] + shear[2] * bP[k]) as Vec3;
+    const [p, q, r] = angles;
+    const rot = (v: Vec3): Vec3 => {
+      let [x, y, z] = v;
+      [x, y] = [x * Math.cos(p) - y * Math.sin(p), x * Math.sin(p) + y * Math.cos(p)];
+      [y, z] = [y * Math.cos(q) - z * Math.sin(q), y * Math.sin(q) + z * Math.cos(q)];
+      [x, z] = [x * Math.cos(r) - z * Math.sin(r), x * Math.sin(r) + z * Math.cos(r)];
+      return [x, y, z];
+    };
+    return [rot(L0[0]), rot(bP), rot(cP)] as Mat3;
+  });
+
+function planeSpacings(L: Mat3): number[] {
+  const cross = (u: Vec3, v: Vec3): Vec3 => [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
+  const bxc = cross(L[1], L[2]);
+  const vol = Math.abs(L[0][0] * bxc[0] + L[0][1] * bxc[1] + L[0][2] * bxc[2]);
+  return [vol / Math.hypot(...bxc), vol / Math.hypot(...cross(L[2], L[0])), vol / Math.hypot(...cross(L[0], L[1]))];
+}
+
 test('matches a brute-force reference on random skewed and tiny cells (property-based)', () => {
-  const vec = fc.tuple(fc.double({ min: -6, max: 6, noNaN: true }), fc.double({ min: -6, max: 6, noNaN: true }), fc.double({ min: -6, max: 6, noNaN: true }));
   const frac = fc.tuple(fc.double({ min: -0.1, max: 1.1, noNaN: true }), fc.double({ min: -0.1, max: 1.1, noNaN: true }), fc.double({ min: -0.1, max: 1.1, noNaN: true }));
+  let skewedSeen = 0;
   fc.assert(
     fc.property(
-      fc.tuple(vec, vec, vec),
+      skewedLattice,
       fc.array(frac, { minLength: 1, maxLength: 5 }),
       fc.constantFrom(3, 5, 8),
       fc.constantFrom(1, 12, 25),
       fc.constantFrom(undefined, 0.5, 2, 50),
-      (lat, fracs, radius, K, binWidth) => {
-        const L = lat as Mat3;
-        const cross = (u: Vec3, v: Vec3) => [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
-        const bxc = cross(L[1], L[2]);
-        const vol = Math.abs(L[0][0] * bxc[0] + L[0][1] * bxc[1] + L[0][2] * bxc[2]);
-        // Skewed is welcome; a volume so small that the reference loops explode is not.
-        fc.pre(vol > 4 && vol > 0.02 * Math.hypot(...L[0]) * Math.hypot(...L[1]) * Math.hypot(...L[2]));
-        const spacings = [vol / Math.hypot(...bxc), vol / Math.hypot(...cross(L[2], L[0])), vol / Math.hypot(...cross(L[0], L[1]))];
-        fc.pre(Math.min(...spacings) > 0.6);
+      (L, fracs, radius, K, binWidth) => {
+        // Keeps the brute-force loops small; a plane spacing of 0.4 Å is already far thinner than any real cell.
+        fc.pre(Math.min(...planeSpacings(L)) > 0.4);
         const s = makeStructure(L, fracs as Vec3[]);
         // Coincident sites follow pymatgen's own rule, tested separately below.
         fc.pre(bruteForceNeighbors(s, 1e-6).every((list) => list.length === 0));
+        const longest = Math.max(...L.map((v) => Math.hypot(...v)));
+        if (longest > 3 * Math.min(...planeSpacings(L))) skewedSeen++;
         checkAgainstBruteForce(s, radius, K, 'random cell', binWidth);
       },
     ),
     { numRuns: 150, seed: 20240611 },
   );
+  assert.ok(skewedSeen > 30, `only ${skewedSeen} strongly skewed cells generated`);
 });
 
 test('coincident sites: same species are dropped like pymatgen does, different species are kept at 0 Å', () => {

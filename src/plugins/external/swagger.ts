@@ -26,6 +26,8 @@ export default fp(async (app) => {
       ],
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'one of the keys in API_KEYS' } } },
     },
+    // Collection routes are registered as "/" under their folder prefix; document them without the trailing slash.
+    transform: ({ schema, url }) => ({ schema, url: url.length > 1 ? url.replace(/\/$/, '') : url }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 }, { name: 'swagger' });

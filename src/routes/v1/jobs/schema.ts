@@ -20,7 +20,7 @@ export const JobResponse = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     type: Type.String(),
-    state: Type.Union(['queued', 'active', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s))),
+    state: Type.Enum(['queued', 'active', 'completed', 'failed', 'cancelled']),
     payload: Type.Record(Type.String(), Type.Unknown()),
     progress: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
     result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),

@@ -1,0 +1,45 @@
+import { atomicFractions, structureComposition } from './composition.js';
+import { parseFormula, reducedFormula } from './formula.js';
+import { parseStructureInput, type StructureLimits } from './structure/index.js';
+import { ChemError, type Composition, type Structure } from './types.js';
+
+/** What a user sends for one material: exactly one of these keys. */
+export type MaterialInput = { formula: string } | { structure: unknown } | { cif: string } | { poscar: string };
+export type InputKind = 'formula' | 'structure' | 'cif' | 'poscar';
+
+export interface ResolvedInput {
+  kind: InputKind;
+  /** Reduced formula in pymatgen's convention. */
+  formula: string;
+  /** Atomic fractions. */
+  composition: Composition;
+  /** Present for structure, CIF and POSCAR inputs. */
+  structure?: Structure;
+  warnings: string[];
+}
+
+export const INPUT_KINDS: readonly InputKind[] = ['formula', 'structure', 'cif', 'poscar'];
+
+export function inputKind(input: object): InputKind {
+  const keys = INPUT_KINDS.filter((k) => k in input);
+  if (keys.length !== 1) {
+    throw new ChemError('input_kind', keys.length === 0
+      ? 'each input needs one of "formula", "structure" (pymatgen Structure.as_dict()), "cif" or "poscar"'
+      : `each input takes exactly one of "formula", "structure", "cif" or "poscar", not ${keys.map((k) => `"${k}"`).join(' and ')}`);
+  }
+  return keys[0];
+}
+
+/** Parses one user input into its reduced formula, atomic fractions and, for structure inputs, the structure. */
+export function resolveInput(input: MaterialInput, limits?: Partial<StructureLimits>): ResolvedInput {
+  const kind = inputKind(input);
+  if (kind === 'formula') {
+    const raw = (input as { formula: unknown }).formula;
+    if (typeof raw !== 'string') throw new ChemError('formula_not_string', '"formula" must be a string such as "Fe2O3"');
+    const parsed = parseFormula(raw);
+    return { kind, formula: parsed.reducedFormula, composition: parsed.fractions, warnings: [] };
+  }
+  const structure = parseStructureInput(input as { structure?: unknown; cif?: string; poscar?: string }, limits);
+  const amounts = structureComposition(structure);
+  return { kind, formula: reducedFormula(amounts), composition: atomicFractions(amounts), structure, warnings: [...structure.warnings] };
+}

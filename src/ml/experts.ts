@@ -1,0 +1,136 @@
+/**
+ * The shipped experts (experts/cgcnn/: the paper's 18 CGCNN experts as safetensors + experts.json cards) and
+ * what the service does with one on its own: embed crystals (64-d) and predict its source property.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EXPERTS_DIR } from '../paths.js';
+import { tf } from './tf.js';
+import { parseSafetensors } from './safetensors.js';
+import { checkStateDict, PAPER_DIMS, type CgcnnDims, type StateDict } from './cgcnn-weights.js';
+import { batchesByAtoms, packGraphs, DEFAULT_MAX_BATCH_ATOMS, type CrystalGraph } from './batching.js';
+import { atomStates, batchTensors, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, embeddingFromAtoms, expertHead, type CgcnnTensors } from './cgcnn.js';
+
+export interface ExpertCard {
+  key: string;
+  property: string;
+  unit: string;
+  likely_source_dataset?: string;
+  architecture: {
+    type: 'cgcnn';
+    orig_atom_fea_len: number;
+    nbr_fea_len: number;
+    atom_fea_len: number;
+    n_conv: number;
+    h_fea_len: number;
+    n_h: number;
+    radius: number;
+    max_num_nbr: number;
+    gaussian_dmin: number;
+    gaussian_step: number;
+    batchnorm_eps: number;
+  };
+  target_normalizer: { mean: number; std: number };
+  best_val_mae?: number;
+  epoch?: number;
+  training?: Record<string, unknown>;
+  origin?: string;
+  file: string;
+}
+
+export interface ExpertBundle {
+  card: ExpertCard;
+  /** PyTorch state-dict names → float32 tensors. */
+  weights: StateDict;
+  /** sha256 (hex) of the weights file as shipped. */
+  sha256: string;
+  /** Absolute path of the weights file. */
+  path: string;
+}
+
+export const EMBEDDING_DIM = 64;
+
+export function cardDims(card: ExpertCard): CgcnnDims {
+  const a = card.architecture;
+  return { origAtomFea: a.orig_atom_fea_len, nbrFea: a.nbr_fea_len, atomFea: a.atom_fea_len, nConv: a.n_conv, hFea: a.h_fea_len };
+}
+
+function checkCard(card: ExpertCard): void {
+  const a = card.architecture;
+  const p = PAPER_DIMS;
+  if (
+    a?.type !== 'cgcnn' || a.n_h !== 1 || a.radius !== 8 || a.max_num_nbr !== 12 || a.gaussian_dmin !== 0 || a.gaussian_step !== 0.2 ||
+    a.orig_atom_fea_len !== p.origAtomFea || a.nbr_fea_len !== p.nbrFea || a.atom_fea_len !== p.atomFea
+  ) {
+    throw new Error(`expert ${card.key}: architecture ${JSON.stringify(a)} is not the CGCNN this service implements`);
+  }
+  if (!(card.target_normalizer?.std > 0) || !Number.isFinite(card.target_normalizer.mean)) {
+    throw new Error(`expert ${card.key}: target_normalizer must have a finite mean and a positive std`);
+  }
+}
+
+export async function loadExpertFile(card: ExpertCard, path: string): Promise<ExpertBundle> {
+  checkCard(card);
+  const bytes = new Uint8Array(await readFile(path));
+  const { tensors } = parseSafetensors(bytes);
+  checkStateDict(tensors, cardDims(card));
+  return { card, weights: tensors, sha256: createHash('sha256').update(bytes).digest('hex'), path };
+}
+
+/** All experts listed in `<dir>/experts.json`, in the card order (the gate order of the paper). */
+export async function loadShippedExperts(dir: string = join(EXPERTS_DIR, 'cgcnn')): Promise<ExpertBundle[]> {
+  const cards = JSON.parse(await readFile(join(dir, 'experts.json'), 'utf8')) as ExpertCard[];
+  if (!Array.isArray(cards) || cards.length === 0) throw new Error(`${dir}/experts.json lists no experts`);
+  const keys = new Set<string>();
+  for (const c of cards) {
+    if (keys.has(c.key)) throw new Error(`expert key ${c.key} appears twice in ${dir}/experts.json`);
+    keys.add(c.key);
+  }
+  return Promise.all(cards.map((c) => loadExpertFile(c, join(dir, c.file))));
+}
+
+function forEachBatch(
+  expert: ExpertBundle,
+  graphs: readonly CrystalGraph[],
+  maxAtoms: number,
+  fn: (t: CgcnnTensors, rows: number[], emb: tf.Tensor2D) => void,
+): void {
+  const t = cgcnnTensors(expert.weights, cardDims(expert.card));
+  try {
+    const rows = Array.from({ length: graphs.length }, (_, i) => i);
+    for (const group of batchesByAtoms(graphs, rows, maxAtoms)) {
+      const b = batchTensors(packGraphs(graphs, group));
+      try {
+        tf.tidy(() => fn(t, group, embeddingFromAtoms(atomStates(t, b), b)));
+      } finally {
+        disposeBatchTensors(b);
+      }
+    }
+  } finally {
+    disposeCgcnnTensors(t);
+  }
+}
+
+/** 64-d embeddings, row-major [graphs.length, 64]. */
+export function expertEmbeddings(expert: ExpertBundle, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS): Float32Array {
+  const out = new Float32Array(graphs.length * EMBEDDING_DIM);
+  forEachBatch(expert, graphs, maxAtoms, (_t, rows, emb) => {
+    const v = emb.dataSync();
+    rows.forEach((r, i) => out.set(v.subarray(i * EMBEDDING_DIM, (i + 1) * EMBEDDING_DIM), r * EMBEDDING_DIM));
+  });
+  return out;
+}
+
+/** The expert's own prediction of its source property, in the card's unit. */
+export function predictExpert(expert: ExpertBundle, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS): Float32Array {
+  const out = new Float32Array(graphs.length);
+  const { mean, std } = expert.card.target_normalizer;
+  forEachBatch(expert, graphs, maxAtoms, (t, rows, emb) => {
+    const v = expertHead(t, emb).dataSync();
+    rows.forEach((r, i) => {
+      out[r] = v[i] * std + mean;
+    });
+  });
+  return out;
+}
