@@ -297,7 +297,7 @@ def make_structures():
     expected = {"generator": "bench/make_chem_testdata.py", "pymatgen": PMG_VERSION, "structures": {}, "files": {}}
     for name, source, s in pick_structures():
         name = re.sub(r"[^A-Za-z0-9_]", "", name)
-        entry = {"source": source, "n_sites": len(s), "files": {}}
+        entry = {"source": source, "n_sites": len(s), "reduced_formula": s.composition.reduced_formula, "files": {}}
         with open(os.path.join(STRUCT_OUT, f"{name}.json"), "w") as fh:
             json.dump(s.as_dict(), fh, separators=(",", ":"))
         entry["files"]["pymatgen"] = f"{name}.json"

@@ -108,3 +108,86 @@ export function batchesByAtoms(graphs: readonly CrystalGraph[], rows: ArrayLike<
   if (cur.length > 0) out.push(cur);
   return out;
 }
+
+/**
+ * A whole dataset's graphs in flat arrays, with the Gaussian edge features expanded once: training assembles
+ * every batch of every epoch from here without repeating that work.
+ */
+export interface GraphStore {
+  nCrystals: number;
+  maxNeighbors: number;
+  /** [nCrystals + 1]: crystal r owns atoms atomOffsets[r] .. atomOffsets[r + 1] - 1. */
+  atomOffsets: Int32Array;
+  atomicNumbers: Int32Array;
+  /** [totalAtoms * maxNeighbors], indices within the crystal. */
+  nbrIdx: Int32Array;
+  /** [totalAtoms * maxNeighbors, 41]. */
+  edgeFea: Float32Array;
+}
+
+export function graphStore(graphs: readonly CrystalGraph[]): GraphStore {
+  const M = graphs.length > 0 ? graphs[0].maxNeighbors : MAX_NEIGHBORS;
+  const atomOffsets = new Int32Array(graphs.length + 1);
+  graphs.forEach((g, r) => {
+    if (g.maxNeighbors !== M) throw new Error('all graphs of a dataset need the same maxNeighbors');
+    atomOffsets[r + 1] = atomOffsets[r] + graphSites(g);
+  });
+  const total = atomOffsets[graphs.length];
+  const atomicNumbers = new Int32Array(total);
+  const nbrIdx = new Int32Array(total * M);
+  const dist = new Float32Array(total * M);
+  graphs.forEach((g, r) => {
+    atomicNumbers.set(g.atomicNumbers, atomOffsets[r]);
+    nbrIdx.set(g.nbrIdx, atomOffsets[r] * M);
+    dist.set(g.nbrDist, atomOffsets[r] * M);
+  });
+  return { nCrystals: graphs.length, maxNeighbors: M, atomOffsets, atomicNumbers, nbrIdx, edgeFea: gaussianExpand(dist) };
+}
+
+export function storeAtoms(store: GraphStore, rows: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < rows.length; i++) n += store.atomOffsets[rows[i] + 1] - store.atomOffsets[rows[i]];
+  return n;
+}
+
+/** Same as `packGraphs`, from a store. */
+export function storeBatch(store: GraphStore, rows: ArrayLike<number>): GraphBatch {
+  const M = store.maxNeighbors;
+  const nAtoms = storeAtoms(store, rows);
+  const atomFea = new Float32Array(nAtoms * ATOM_FEATURE_LENGTH);
+  const nbrIdx = new Int32Array(nAtoms * M);
+  const edgeFea = new Float32Array(nAtoms * M * GAUSSIANS);
+  const segmentIds = new Int32Array(nAtoms);
+  const atomCounts = new Int32Array(rows.length);
+  let base = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const a0 = store.atomOffsets[rows[i]];
+    const n = store.atomOffsets[rows[i] + 1] - a0;
+    for (let a = 0; a < n; a++) writeAtomFeatures(store.atomicNumbers[a0 + a], atomFea, (base + a) * ATOM_FEATURE_LENGTH);
+    for (let e = 0; e < n * M; e++) nbrIdx[base * M + e] = store.nbrIdx[a0 * M + e] + base;
+    edgeFea.set(store.edgeFea.subarray(a0 * M * GAUSSIANS, (a0 + n) * M * GAUSSIANS), base * M * GAUSSIANS);
+    segmentIds.fill(i, base, base + n);
+    atomCounts[i] = n;
+    base += n;
+  }
+  return { nCrystals: rows.length, nAtoms, maxNeighbors: M, atomFea, nbrIdx, edgeFea, segmentIds, atomCounts };
+}
+
+/** `batchesByAtoms` on a store. */
+export function storeBatchesByAtoms(store: GraphStore, rows: ArrayLike<number>, maxAtoms = DEFAULT_MAX_BATCH_ATOMS): number[][] {
+  const out: number[][] = [];
+  let cur: number[] = [];
+  let atoms = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const n = store.atomOffsets[rows[i] + 1] - store.atomOffsets[rows[i]];
+    if (cur.length > 0 && atoms + n > maxAtoms) {
+      out.push(cur);
+      cur = [];
+      atoms = 0;
+    }
+    cur.push(rows[i]);
+    atoms += n;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}

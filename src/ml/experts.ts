@@ -91,12 +91,13 @@ export async function loadShippedExperts(dir: string = join(EXPERTS_DIR, 'cgcnn'
 }
 
 function forEachBatch(
-  expert: ExpertBundle,
+  weights: StateDict,
+  dims: CgcnnDims,
   graphs: readonly CrystalGraph[],
   maxAtoms: number,
   fn: (t: CgcnnTensors, rows: number[], emb: tf.Tensor2D) => void,
 ): void {
-  const t = cgcnnTensors(expert.weights, cardDims(expert.card));
+  const t = cgcnnTensors(weights, dims);
   try {
     const rows = Array.from({ length: graphs.length }, (_, i) => i);
     for (const group of batchesByAtoms(graphs, rows, maxAtoms)) {
@@ -112,21 +113,26 @@ function forEachBatch(
   }
 }
 
-/** 64-d embeddings, row-major [graphs.length, 64]. */
-export function expertEmbeddings(expert: ExpertBundle, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS): Float32Array {
+/** Embeddings of CGCNN weights given as a state dict (an expert as shipped or as fine-tuned in a model). */
+export function cgcnnEmbeddings(weights: StateDict, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS, dims: CgcnnDims = PAPER_DIMS): Float32Array {
   const out = new Float32Array(graphs.length * EMBEDDING_DIM);
-  forEachBatch(expert, graphs, maxAtoms, (_t, rows, emb) => {
+  forEachBatch(weights, dims, graphs, maxAtoms, (_t, rows, emb) => {
     const v = emb.dataSync();
     rows.forEach((r, i) => out.set(v.subarray(i * EMBEDDING_DIM, (i + 1) * EMBEDDING_DIM), r * EMBEDDING_DIM));
   });
   return out;
 }
 
+/** 64-d embeddings, row-major [graphs.length, 64]. */
+export function expertEmbeddings(expert: ExpertBundle, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS): Float32Array {
+  return cgcnnEmbeddings(expert.weights, graphs, maxAtoms, cardDims(expert.card));
+}
+
 /** The expert's own prediction of its source property, in the card's unit. */
 export function predictExpert(expert: ExpertBundle, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS): Float32Array {
   const out = new Float32Array(graphs.length);
   const { mean, std } = expert.card.target_normalizer;
-  forEachBatch(expert, graphs, maxAtoms, (t, rows, emb) => {
+  forEachBatch(expert.weights, cardDims(expert.card), graphs, maxAtoms, (t, rows, emb) => {
     const v = expertHead(t, emb).dataSync();
     rows.forEach((r, i) => {
       out[r] = v[i] * std + mean;

@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../../src/ml/tf.js';
+import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { SHARED_DIR } from '../../src/paths.js';
 import { atomicNumber } from '../../src/chem/elements.js';
 import { loadShippedExperts, expertEmbeddings, predictExpert } from '../../src/ml/experts.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/ml/safetensors.js';
-import { batchesByAtoms, type CrystalGraph } from '../../src/ml/batching.js';
+import { batchesByAtoms, packGraphs, type CrystalGraph } from '../../src/ml/batching.js';
+import { atomStates, batchTensors, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, meanPool } from '../../src/ml/cgcnn.js';
 
 interface FixtureEntry {
   id: string;
@@ -29,7 +31,7 @@ function fixtureGraph(e: FixtureEntry): CrystalGraph {
   };
 }
 
-await tf.setBackend(process.env.TFJS_BACKEND ?? 'cpu');
+await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
 const experts = await loadShippedExperts();
 const graphs = fixture.map(fixtureGraph);
 
@@ -40,22 +42,63 @@ test('18 experts load with sha256 and cards in the paper order', () => {
   for (const e of experts) assert.match(e.sha256, /^[0-9a-f]{64}$/);
 });
 
-test('embeddings and predictions of every fixture crystal match PyTorch to 1e-4, for all 18 experts', () => {
-  let worstEmb = 0;
-  let worstPred = 0;
+test('embeddings of every fixture crystal match PyTorch to 1e-4, for all 18 experts', () => {
+  let worst = 0;
   for (const expert of experts) {
     const emb = expertEmbeddings(expert, graphs, 40); // small atom budget: several batches, crystals mixed across them
-    const pred = predictExpert(expert, graphs);
     fixture.forEach((f, r) => {
       const ref = f.experts[expert.card.key];
       assert.ok(ref, `fixture lacks ${expert.card.key}`);
-      for (let k = 0; k < 64; k++) worstEmb = Math.max(worstEmb, Math.abs(emb[r * 64 + k] - ref.embedding[k]));
-      // predictions in large units (Seebeck ~700 µV/K) are compared relative to their size, float32 having ~7 digits
-      worstPred = Math.max(worstPred, Math.abs(pred[r] - ref.prediction) / Math.max(1, Math.abs(ref.prediction)));
+      for (let k = 0; k < 64; k++) worst = Math.max(worst, Math.abs(emb[r * 64 + k] - ref.embedding[k]));
     });
   }
-  assert.ok(worstEmb < 1e-4, `worst embedding error ${worstEmb}`);
-  assert.ok(worstPred < 1e-4, `worst prediction error ${worstPred}`);
+  assert.ok(worst < 1e-4, `worst embedding error ${worst}`);
+});
+
+/** float64 reference of CGCNN's head on a 64-d input: fc_out(softplus(conv_to_fc(v))), de-normalised. */
+function headReference(w: Map<string, { data: Float32Array }>, v: number[], mean: number, std: number): number {
+  const W = w.get('conv_to_fc.weight')!.data;
+  const b = w.get('conv_to_fc.bias')!.data;
+  const wo = w.get('fc_out.weight')!.data;
+  let out = w.get('fc_out.bias')!.data[0];
+  for (let h = 0; h < 32; h++) {
+    let z = b[h];
+    for (let k = 0; k < 64; k++) z += W[h * 64 + k] * v[k];
+    out += wo[h] * Math.log1p(Math.exp(z));
+  }
+  return out * std + mean;
+}
+
+const relErr = (a: number, b: number) => Math.abs(a - b) / Math.max(1, Math.abs(b));
+
+test('predictions are CGCNN\'s head on the embedding (softplus before conv_to_fc, as trained) to 1e-4', () => {
+  let worst = 0;
+  for (const expert of experts) {
+    const pred = predictExpert(expert, graphs);
+    const { mean, std } = expert.card.target_normalizer;
+    fixture.forEach((f, r) => {
+      worst = Math.max(worst, relErr(pred[r], headReference(expert.weights, f.experts[expert.card.key].embedding, mean, std)));
+    });
+  }
+  assert.ok(worst < 1e-4, `worst prediction error ${worst}`);
+});
+
+test('the fixture predictions are reproduced to 1e-4 by the head applied to the pooled mean (the fixture omits the first softplus)', () => {
+  // rees-c/MoE cgcnn/model.py: conv_to_fc(conv_to_fc_softplus(pooled)); the fixture's generator fed `pooled` itself.
+  // Both readings are checked so that the whole pipeline (weights, normaliser) is tied to the fixture's numbers.
+  let worst = 0;
+  const b = batchTensors(packGraphs(graphs, graphs.map((_, i) => i)));
+  for (const expert of experts) {
+    const t = cgcnnTensors(expert.weights);
+    const pooled = tf.tidy(() => meanPool(atomStates(t, b), b.segmentIds, b.counts, b.nCrystals).arraySync());
+    disposeCgcnnTensors(t);
+    const { mean, std } = expert.card.target_normalizer;
+    fixture.forEach((f, r) => {
+      worst = Math.max(worst, relErr(headReference(expert.weights, pooled[r], mean, std), f.experts[expert.card.key].prediction));
+    });
+  }
+  disposeBatchTensors(b);
+  assert.ok(worst < 1e-4, `worst fixture-prediction error ${worst}`);
 });
 
 test('batching by atoms keeps crystals whole and in order', () => {

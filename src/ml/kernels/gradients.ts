@@ -48,24 +48,29 @@ function gatherGrad(stock: GradFunc): GradFunc {
 
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 const T = (t: Tensor): Tensor => tf.transpose(t, swapLastTwo(t.rank));
-const outSize = (rows: number, cols: number, batch: number[]): number => rows * cols * size(batch);
 
-/** x^T @ y, transposing whichever side moves fewer elements. */
+/**
+ * Relative cost per element of the right operand of a wasm matMul, which XNNPACK re-packs whenever
+ * that tensor is new (2.5-10 ns/element measured, vs ~0.5 for a transpose). For a weight gradient
+ * the right operand is a big activation, so the choice below decides most of the backward time
+ * (dW of the CGCNN edge layer, [240k,41]^T [240k,64]: 215 ms packing dy, 90 ms packing e).
+ */
+const PACK = 5;
+
+/** x^T @ y, packing the cheaper operand. */
 function productTA(x: Tensor, y: Tensor): Tensor {
-  const m = x.shape[x.rank - 1];
-  const n = y.shape[y.rank - 1];
-  const viaX = x.size;
-  const viaY = y.size + outSize(m, n, x.shape.slice(0, -2));
-  return viaX <= viaY ? tf.matMul(T(x), y) : T(tf.matMul(T(y), x));
+  const out = x.shape[x.rank - 1] * y.shape[y.rank - 1] * size(x.shape.slice(0, -2));
+  const packY = PACK * y.size + x.size;
+  const packX = PACK * x.size + y.size + out;
+  return packY <= packX ? tf.matMul(T(x), y) : T(tf.matMul(T(y), x));
 }
 
-/** x @ y^T, transposing whichever side moves fewer elements. */
+/** x @ y^T, packing the cheaper operand. */
 function productTB(x: Tensor, y: Tensor): Tensor {
-  const m = x.shape[x.rank - 2];
-  const n = y.shape[y.rank - 2];
-  const viaY = y.size;
-  const viaX = x.size + outSize(m, n, x.shape.slice(0, -2));
-  return viaY <= viaX ? tf.matMul(x, T(y)) : T(tf.matMul(y, T(x)));
+  const out = x.shape[x.rank - 2] * y.shape[y.rank - 2] * size(x.shape.slice(0, -2));
+  const packY = (PACK + 1) * y.size;
+  const packX = (PACK + 1) * x.size + out;
+  return packY <= packX ? tf.matMul(x, T(y)) : T(tf.matMul(y, T(x)));
 }
 
 /** BatchMatMul without transpose flags: tfjs-core's gradient always uses them, and the wasm kernel's
@@ -105,6 +110,23 @@ const tileGrad: GradFunc = (dyIn, savedTensors, attrs) => {
   };
 };
 
+/** Sum and Mean: dy (scaled first, while small, for Mean) broadcast back with one Tile, instead of
+ * `ones(x.shape)` times dy (two full-size kernels) and, for Mean, a full-size division. */
+function reduceGrad(mean: boolean): GradFunc {
+  return (dyIn, savedTensors, attrs) => {
+    const x = saved(savedTensors, 0);
+    return {
+      x: () => {
+        const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+        const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        let dy = tf.reshape(single(dyIn), kept);
+        if (mean) dy = tf.div(dy, tf.scalar(size(axes.map((a) => x.shape[a]))));
+        return tf.broadcastTo(dy, x.shape);
+      },
+    };
+  };
+}
+
 /**
  * The replacement gradient configs. `active()` tells whether the running backend has our kernels;
  * `stockGrad(name)` is the gradient tfjs-core registered for that kernel.
@@ -123,5 +145,7 @@ export function customGradients(active: () => boolean, stockGrad: (name: string)
     choose(tf.GatherV2, gatherGrad(stockGrad(tf.GatherV2).gradFunc)),
     choose(tf.BatchMatMul, matMulGrad),
     choose(tf.Tile, tileGrad),
+    choose(tf.Sum, reduceGrad(false)),
+    choose(tf.Mean, reduceGrad(true)),
   ];
 }

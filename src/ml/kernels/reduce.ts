@@ -1,9 +1,10 @@
 /**
  * Sum and Mean for wasm when the reduced axes are a contiguous block that does not include the last
  * axis (column sums: batch-norm statistics, bias gradients, the sum over neighbours of [atoms,12,F]).
- * The stock kernels transpose the input first (74 ms for a column sum of [240k,128]); here:
- * - one outer block: ones[1,R] @ x[R,inner] through XNNPACK (5 ms);
- * - several: ScatterNd with ids floor(row / R), a sorted segment sum (10 ms vs 22 ms for [20k,12,128]).
+ * The stock kernels transpose the input first (74 ms for a column sum of [240k,128]); here the
+ * block is summed by the C++ ScatterNd kernel as a sorted segment sum (10 ms; 10 vs 22 ms for the
+ * neighbour sum of [20k,12,128]). `ones[1,R] @ x` looks faster in a loop over one tensor, but XNNPACK
+ * packs its right operand per tensor id, which costs ~185 ms for a fresh [240k,64].
  * Everything else (innermost axes, non-contiguous axes, non-float dtypes) goes to the stock kernel.
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -36,20 +37,8 @@ function leadingBlock(x: TensorInfo, axisAttr: unknown): Block | null {
   return { outer, rows, inner, axes };
 }
 
+/** ScatterNd with ids floor(row / rows): a sorted segment sum in C++ that zero-fills and accumulates. */
 function blockSum(backend: BackendWasm, x: TensorInfo, { outer, rows, inner }: Block): TensorInfo {
-  if (outer === 1) {
-    const ones = backend.makeOutput([1, rows], 'float32');
-    const o = elementOffset(backend, ones);
-    heapFor(backend, 'float32').fill(1, o, o + rows);
-    const out = runWasmKernel(
-      backend,
-      tf.BatchMatMul,
-      { a: ones, b: withShape(x, [rows, inner]) },
-      { transposeA: false, transposeB: false },
-    );
-    release(backend, ones);
-    return out;
-  }
   const n = outer * rows;
   const ids = backend.makeOutput([n, 1], 'int32');
   const heap = heapFor(backend, 'int32');

@@ -10,10 +10,12 @@ import { tf } from '../tf.js';
 import { makeConcatWasm } from './concat.js';
 import { makeGatherWasm } from './gather.js';
 import { customGradients } from './gradients.js';
+import { makeCastWasm, makeIdentityWasm } from './identity.js';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './matmul.js';
 import { makeMeanWasm, makeSumWasm } from './reduce.js';
 import { segmentSumCpuConfig, segmentSumWasmConfig } from './segment_sum.js';
 import { makeSliceWasm, makeSplitVWasm } from './slice.js';
+import { makeSoftplusWasm } from './softplus.js';
 import { makeTileWasm } from './tile.js';
 
 type KernelMaker = (stock: KernelFunc) => KernelConfig;
@@ -35,6 +37,9 @@ export const CUSTOM_KERNELS: Readonly<Record<string, Readonly<Record<string, Ker
     [tf.Tile]: makeTileWasm,
     [tf.Sum]: makeSumWasm,
     [tf.Mean]: makeMeanWasm,
+    [tf.Identity]: makeIdentityWasm,
+    [tf.Cast]: makeCastWasm,
+    [tf.Softplus]: makeSoftplusWasm,
   },
   cpu: {
     [tf.UnsortedSegmentSum]: () => segmentSumCpuConfig,

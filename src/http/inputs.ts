@@ -1,0 +1,25 @@
+import { Type } from 'typebox';
+
+/** One material as a user has it. Exactly one key; the chemistry module checks the content. */
+export const MaterialInputSchema = Type.Object(
+  {
+    formula: Type.Optional(Type.String({ description: 'chemical formula, e.g. "Fe2O3", "Ca(OH)2", "CuSO4·5H2O", "Li0.5CoO2"' })),
+    structure: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'pymatgen Structure.as_dict() JSON' })),
+    cif: Type.Optional(Type.String({ description: 'CIF text (the first data block is used)' })),
+    poscar: Type.Optional(Type.String({ description: 'VASP POSCAR/CONTCAR text (VASP 5, with the species line)' })),
+  },
+  { additionalProperties: false, minProperties: 1, maxProperties: 1, description: 'exactly one of formula, structure, cif, poscar' },
+);
+
+export const NACL_STRUCTURE = {
+  lattice: { matrix: [[0, 2.82, 2.82], [2.82, 0, 2.82], [2.82, 2.82, 0]] },
+  sites: [
+    { species: [{ element: 'Na', occu: 1 }], abc: [0, 0, 0] },
+    { species: [{ element: 'Cl', occu: 1 }], abc: [0.5, 0.5, 0.5] },
+  ],
+};
+
+export const InputsBody = Type.Object(
+  { inputs: Type.Array(MaterialInputSchema, { minItems: 1, maxItems: 1000 }) },
+  { additionalProperties: false, examples: [{ inputs: [{ structure: NACL_STRUCTURE }] }] },
+);

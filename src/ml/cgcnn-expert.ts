@@ -1,0 +1,418 @@
+/**
+ * CGCNN as a mixture expert. The frozen prefix (embedding and the first 4 - L convs; the paper fine-tunes
+ * L = 1) runs once per dataset in `prepare` and its atom states are kept. A training step then only runs the
+ * last L convs, pooling and softplus for the rows of the batch.
+ *
+ * The first trainable conv reads frozen atom states, so its neighbour and edge inputs are constants: they are
+ * laid out per edge as U = [x_j, e_ij] (64 + 41 columns) and the layer is U·W_u + x_i·W_self. Its backward pass
+ * then only needs Uᵀ·dZ for the weights (no gather gradient, no segment sum), and the gather is a plain copy done
+ * once per batch in JavaScript. Later trainable convs (L > 1, or training from scratch) use the gather form.
+ */
+import { tf } from './tf.js';
+import { ChemError } from '../chem/types.js';
+import { ATOM_FEATURE_LENGTH, writeAtomFeatures } from './atom-features.js';
+import { GAUSSIANS, graphStore, storeAtoms, storeBatch, storeBatchesByAtoms, type CrystalGraph, type GraphStore } from './batching.js';
+import { atomStates, batchTensors, BN_EPS, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, meanPool } from './cgcnn.js';
+import { checkStateDict, cloneStateDict, PAPER_DIMS } from './cgcnn-weights.js';
+import { cgcnnEmbeddings, EMBEDDING_DIM } from './experts.js';
+import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from './expert-kind.js';
+
+type T1 = tf.Tensor1D;
+type T2 = tf.Tensor2D;
+type T3 = tf.Tensor3D;
+
+const BN_MOMENTUM = 0.1;
+
+export function graphsOf(inputs: readonly MaterialInput[]): CrystalGraph[] {
+  return inputs.map((x, i) => {
+    if (!x.graph) throw new ChemError('structure_required', `input ${i} has no crystal structure; CGCNN experts need one`);
+    return x.graph;
+  });
+}
+
+const stores = new WeakMap<readonly MaterialInput[], GraphStore>();
+
+/** One store per dataset, shared by every CGCNN expert that prepares on the same inputs array. */
+function storeFor(inputs: readonly MaterialInput[]): GraphStore {
+  let s = stores.get(inputs);
+  if (!s) {
+    s = graphStore(graphsOf(inputs));
+    stores.set(inputs, s);
+  }
+  return s;
+}
+
+interface ConvVars {
+  prefix: string;
+  weight: tf.Variable; // [128, 169], PyTorch layout
+  bias: tf.Variable;
+  bn1g: tf.Variable;
+  bn1b: tf.Variable;
+  bn2g: tf.Variable;
+  bn2b: tf.Variable;
+  rm1: tf.Variable;
+  rv1: tf.Variable;
+  rm2: tf.Variable;
+  rv2: tf.Variable;
+}
+
+interface BatchStats {
+  conv: ConvVars;
+  mean1: T1;
+  var1: T1;
+  n1: number;
+  mean2: T1;
+  var2: T1;
+  n2: number;
+}
+
+/** Inputs of one forward over a set of rows, as tensors. */
+interface Assembled {
+  nCrystals: number;
+  segmentIds: T1;
+  counts: T2;
+  /** Frozen atom states [N, 64] (or atom features [N, 92] from scratch). */
+  x: T2;
+  /** [E, 64 + 41] per-edge [x_j, e_ij] of frozen states (fine-tuning only). */
+  u?: T2;
+  nbrIdx?: T1;
+  edgeFea?: T2;
+  /** Precomputed embeddings when nothing trains. */
+  embeddings?: T2;
+}
+
+function disposeAssembled(a: Assembled): void {
+  for (const t of [a.segmentIds, a.counts, a.x, a.u, a.nbrIdx, a.edgeFea, a.embeddings]) t?.dispose();
+}
+
+function softplusBn(
+  input: { x: T2; pre: (half: 0 | 1, w: T2) => T3 },
+  v: ConvVars,
+  A: number,
+  useBatchStats: boolean,
+  stats: BatchStats[] | null,
+): T2 {
+  const wt = tf.transpose(v.weight) as T2; // [169, 128]: rows = [x_i | x_j | e_ij]
+  let w = wt;
+  let b: T1 = v.bias as unknown as T1;
+  if (!useBatchStats) {
+    const scale = tf.div(v.bn1g, tf.sqrt(tf.add(v.rv1, BN_EPS))) as T1;
+    w = tf.mul(wt, scale) as T2;
+    b = tf.add(tf.mul(tf.sub(v.bias, v.rm1), scale), v.bn1b) as T1;
+  }
+  const halves: T3[] = [];
+  const means: T1[] = [];
+  const vars: T1[] = [];
+  for (const h of [0, 1] as const) {
+    const wSelf = tf.slice(w, [0, h * A], [A, A]) as T2;
+    const wRest = tf.slice(w, [A, h * A], [w.shape[0] - A, A]) as T2;
+    const selfTerm = tf.add(tf.matMul(input.x, wSelf), tf.slice(b, [h * A], [A]));
+    let pre = tf.add(input.pre(h, wRest), tf.expandDims(selfTerm, 1)) as T3;
+    if (useBatchStats) {
+      const m = tf.moments(pre, [0, 1]);
+      const scale = tf.div(tf.slice(v.bn1g, [h * A], [A]), tf.sqrt(tf.add(m.variance, BN_EPS)));
+      pre = tf.add(tf.mul(tf.sub(pre, m.mean), scale), tf.slice(v.bn1b, [h * A], [A])) as T3;
+      means.push(m.mean as T1);
+      vars.push(m.variance as T1);
+    }
+    halves.push(pre);
+  }
+  let summed = tf.sum(tf.mul(tf.sigmoid(halves[0]), tf.softplus(halves[1])), 1) as T2;
+  if (useBatchStats) {
+    const m2 = tf.moments(summed, 0);
+    summed = tf.add(tf.mul(tf.sub(summed, m2.mean), tf.div(v.bn2g, tf.sqrt(tf.add(m2.variance, BN_EPS)))), v.bn2b) as T2;
+    if (stats) {
+      const N = input.x.shape[0];
+      stats.push({
+        conv: v,
+        mean1: tf.keep(tf.concat(means)) as T1,
+        var1: tf.keep(tf.concat(vars)) as T1,
+        n1: halves[0].shape[0] * halves[0].shape[1],
+        mean2: tf.keep(m2.mean) as T1,
+        var2: tf.keep(m2.variance) as T1,
+        n2: N,
+      });
+    }
+  } else {
+    const scale2 = tf.div(v.bn2g, tf.sqrt(tf.add(v.rv2, BN_EPS)));
+    summed = tf.add(tf.mul(tf.sub(summed, v.rm2), scale2), v.bn2b) as T2;
+  }
+  return tf.softplus(tf.add(input.x, summed)) as T2;
+}
+
+class CgcnnTrainable implements TrainableExpert {
+  readonly kind = 'cgcnn';
+  readonly dim = EMBEDDING_DIM;
+  readonly variables: tf.Variable[] = [];
+  private readonly named = new Map<string, tf.Variable>();
+  private readonly convs: ConvVars[] = [];
+  private embW: tf.Variable | null = null;
+  private embB: tf.Variable | null = null;
+  private readonly nConv: number;
+  private readonly firstTrainable: number;
+  private store: GraphStore | null = null;
+  /** Frozen atom states after conv `firstTrainable - 1`, [totalAtoms, 64]. */
+  private prefix: Float32Array | null = null;
+  /** Frozen embeddings [nCrystals, 64] when nothing trains. */
+  private frozenEmb: Float32Array | null = null;
+  private readonly cache = new Map<string, Assembled>();
+  private pending: BatchStats[] = [];
+
+  constructor(
+    private readonly base: ExpertWeights,
+    private readonly opts: TrainableOptions,
+  ) {
+    this.key = base.key;
+    this.nConv = PAPER_DIMS.nConv;
+    const L = opts.scratch ? this.nConv : Math.max(0, Math.min(this.nConv, Math.floor(opts.finetuneLayers)));
+    this.firstTrainable = this.nConv - L;
+    const sd = base.weights;
+    const mk = (name: string, trainable: boolean): tf.Variable => {
+      const t = sd.get(name)!;
+      const v = tf.variable(tf.tensor(t.data, t.shape), trainable);
+      this.named.set(name, v);
+      if (trainable) this.variables.push(v);
+      return v;
+    };
+    if (opts.scratch) {
+      this.embW = mk('embedding.weight', true);
+      this.embB = mk('embedding.bias', true);
+    }
+    for (let c = this.firstTrainable; c < this.nConv; c++) {
+      const p = `convs.${c}.`;
+      this.convs.push({
+        prefix: p,
+        weight: mk(p + 'fc_full.weight', true),
+        bias: mk(p + 'fc_full.bias', true),
+        bn1g: mk(p + 'bn1.weight', true),
+        bn1b: mk(p + 'bn1.bias', true),
+        bn2g: mk(p + 'bn2.weight', true),
+        bn2b: mk(p + 'bn2.bias', true),
+        rm1: mk(p + 'bn1.running_mean', false),
+        rv1: mk(p + 'bn1.running_var', false),
+        rm2: mk(p + 'bn2.running_mean', false),
+        rv2: mk(p + 'bn2.running_var', false),
+      });
+    }
+  }
+
+  readonly key: string;
+
+  prepare(inputs: readonly MaterialInput[]): void {
+    const store = storeFor(inputs);
+    this.store = store;
+    this.clearCache();
+    if (this.opts.scratch) return;
+    const all = Array.from({ length: store.nCrystals }, (_, i) => i);
+    const t = cgcnnTensors(this.base.weights);
+    try {
+      if (this.firstTrainable === this.nConv) {
+        this.frozenEmb = cgcnnEmbeddings(this.base.weights, graphsOf(inputs), this.opts.maxBatchAtoms);
+        return;
+      }
+      const A = EMBEDDING_DIM;
+      const prefix = new Float32Array(store.atomOffsets[store.nCrystals] * A);
+      for (const group of storeBatchesByAtoms(store, all, this.opts.maxBatchAtoms)) {
+        const b = batchTensors(storeBatch(store, group));
+        try {
+          const x = tf.tidy(() => atomStates(t, b, this.firstTrainable));
+          prefix.set(x.dataSync(), store.atomOffsets[group[0]] * A);
+          x.dispose();
+        } finally {
+          disposeBatchTensors(b);
+        }
+      }
+      this.prefix = prefix;
+    } finally {
+      disposeCgcnnTensors(t);
+    }
+  }
+
+  /** Builds the batch tensors in JavaScript: row-block copies out of the prepared arrays. */
+  private assemble(rows: Int32Array): Assembled {
+    const store = this.store;
+    if (!store) throw new Error(`expert ${this.key}: prepare() was not called`);
+    const B = rows.length;
+    if (this.frozenEmb) {
+      const e = new Float32Array(B * EMBEDDING_DIM);
+      for (let i = 0; i < B; i++) e.set(this.frozenEmb.subarray(rows[i] * EMBEDDING_DIM, (rows[i] + 1) * EMBEDDING_DIM), i * EMBEDDING_DIM);
+      return { nCrystals: B, segmentIds: tf.tensor1d([], 'int32'), counts: tf.zeros([0, 1]), x: tf.zeros([0, 1]), embeddings: tf.tensor2d(e, [B, EMBEDDING_DIM]) };
+    }
+    const M = store.maxNeighbors;
+    const N = storeAtoms(store, rows);
+    const E = N * M;
+    const segmentIds = new Int32Array(N);
+    const counts = new Float32Array(B);
+    const A = this.prefix ? EMBEDDING_DIM : ATOM_FEATURE_LENGTH;
+    const x = new Float32Array(N * A);
+    const needGather = this.convs.length > 1 || !this.prefix;
+    const nbrIdx = needGather ? new Int32Array(E) : null;
+    const edgeFea = needGather ? new Float32Array(E * GAUSSIANS) : null;
+    const UC = EMBEDDING_DIM + GAUSSIANS;
+    const u = this.prefix ? new Float32Array(E * UC) : null;
+    let base = 0;
+    for (let i = 0; i < B; i++) {
+      const a0 = store.atomOffsets[rows[i]];
+      const n = store.atomOffsets[rows[i] + 1] - a0;
+      segmentIds.fill(i, base, base + n);
+      counts[i] = n;
+      if (this.prefix) x.set(this.prefix.subarray(a0 * A, (a0 + n) * A), base * A);
+      else for (let a = 0; a < n; a++) writeAtomFeatures(store.atomicNumbers[a0 + a], x, (base + a) * A);
+      if (nbrIdx && edgeFea) {
+        for (let e = 0; e < n * M; e++) nbrIdx[base * M + e] = store.nbrIdx[a0 * M + e] + base;
+        edgeFea.set(store.edgeFea.subarray(a0 * M * GAUSSIANS, (a0 + n) * M * GAUSSIANS), base * M * GAUSSIANS);
+      }
+      if (u && this.prefix) {
+        const p = this.prefix;
+        for (let e = 0; e < n * M; e++) {
+          const j = a0 + store.nbrIdx[a0 * M + e];
+          const dst = (base * M + e) * UC;
+          u.set(p.subarray(j * EMBEDDING_DIM, (j + 1) * EMBEDDING_DIM), dst);
+          u.set(store.edgeFea.subarray((a0 * M + e) * GAUSSIANS, (a0 * M + e + 1) * GAUSSIANS), dst + EMBEDDING_DIM);
+        }
+      }
+      base += n;
+    }
+    return {
+      nCrystals: B,
+      segmentIds: tf.tensor1d(segmentIds, 'int32'),
+      counts: tf.tensor2d(counts, [B, 1]),
+      x: tf.tensor2d(x, [N, A]),
+      u: u ? tf.tensor2d(u, [E, UC]) : undefined,
+      nbrIdx: nbrIdx ? tf.tensor1d(nbrIdx, 'int32') : undefined,
+      edgeFea: edgeFea ? tf.tensor2d(edgeFea, [E, GAUSSIANS]) : undefined,
+    };
+  }
+
+  embed(ref: RowsRef, training: boolean): T2 {
+    let a: Assembled;
+    let owned = false;
+    if (ref.cacheKey !== undefined) {
+      const hit = this.cache.get(ref.cacheKey);
+      if (hit) a = hit;
+      else {
+        a = tf.tidy(() => {
+          const r = this.assemble(ref.rows);
+          tf.keep(r.segmentIds);
+          tf.keep(r.counts);
+          tf.keep(r.x);
+          if (r.u) tf.keep(r.u);
+          if (r.nbrIdx) tf.keep(r.nbrIdx);
+          if (r.edgeFea) tf.keep(r.edgeFea);
+          if (r.embeddings) tf.keep(r.embeddings);
+          return r as unknown as tf.TensorContainer;
+        }) as unknown as Assembled;
+        this.cache.set(ref.cacheKey, a);
+      }
+    } else {
+      a = this.assemble(ref.rows);
+      owned = true;
+    }
+    try {
+      return this.forward(a, training);
+    } finally {
+      if (owned) disposeAssembled(a);
+    }
+  }
+
+  private forward(a: Assembled, training: boolean): T2 {
+    return tf.tidy(() => {
+      if (a.embeddings) return tf.clone(a.embeddings);
+      const useBatch = training && this.opts.batchNorm === 'batch';
+      const stats = useBatch ? this.pending : null;
+      const M = this.store!.maxNeighbors;
+      const A = EMBEDDING_DIM;
+      let x = a.x;
+      if (this.embW && this.embB) x = tf.add(tf.matMul(x, this.embW, false, true), this.embB) as T2;
+      this.convs.forEach((v, i) => {
+        const N = x.shape[0];
+        const cur = x;
+        if (i === 0 && a.u) {
+          const u = a.u;
+          x = softplusBn({ x: cur, pre: (_h, w) => tf.reshape(tf.matMul(u, w), [N, M, A]) as T3 }, v, A, useBatch, stats);
+        } else {
+          const nbrIdx = a.nbrIdx!;
+          const edgeFea = a.edgeFea!;
+          x = softplusBn(
+            {
+              x: cur,
+              pre: (_h, w) => {
+                const wNbr = tf.slice(w, [0, 0], [A, A]) as T2;
+                const wEdge = tf.slice(w, [A, 0], [w.shape[0] - A, A]) as T2;
+                return tf.reshape(tf.add(tf.gather(tf.matMul(cur, wNbr), nbrIdx), tf.matMul(edgeFea, wEdge)), [N, M, A]) as T3;
+              },
+            },
+            v,
+            A,
+            useBatch,
+            stats,
+          );
+        }
+      });
+      return tf.softplus(meanPool(x, a.segmentIds, a.counts, a.nCrystals)) as T2;
+    });
+  }
+
+  afterStep(): void {
+    for (const s of this.pending) {
+      tf.tidy(() => {
+        const upd = (rm: tf.Variable, rv: tf.Variable, mean: T1, variance: T1, n: number) => {
+          rm.assign(tf.add(tf.mul(rm, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+          rv.assign(tf.add(tf.mul(rv, 1 - BN_MOMENTUM), tf.mul(variance, (BN_MOMENTUM * n) / Math.max(1, n - 1))));
+        };
+        upd(s.conv.rm1, s.conv.rv1, s.mean1, s.var1, s.n1);
+        upd(s.conv.rm2, s.conv.rv2, s.mean2, s.var2, s.n2);
+      });
+      tf.dispose([s.mean1, s.var1, s.mean2, s.var2]);
+    }
+    this.pending = [];
+  }
+
+  snapshot(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, v] of this.named) out.set(name, v.dataSync() as Float32Array);
+    return out;
+  }
+
+  restore(s: Map<string, Float32Array>): void {
+    for (const [name, v] of this.named) {
+      const data = s.get(name);
+      if (!data) throw new Error(`snapshot of ${this.key} lacks ${name}`);
+      tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+    }
+  }
+
+  exportWeights(): ExpertWeights {
+    const weights = cloneStateDict(this.base.weights);
+    for (const [name, v] of this.named) weights.set(name, { shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) });
+    return { ...this.base, card: { ...this.base.card }, weights };
+  }
+
+  private clearCache(): void {
+    for (const a of this.cache.values()) disposeAssembled(a);
+    this.cache.clear();
+  }
+
+  dispose(): void {
+    this.clearCache();
+    this.afterStep();
+    tf.dispose([...this.named.values()]);
+    this.named.clear();
+    this.prefix = null;
+    this.frozenEmb = null;
+  }
+}
+
+export const cgcnnKind: ExpertKind = {
+  kind: 'cgcnn',
+  createTrainable(base: ExpertWeights, opts: TrainableOptions): TrainableExpert {
+    this.validate(base);
+    return new CgcnnTrainable(base, opts);
+  },
+  embed(expert: ExpertWeights, inputs: readonly MaterialInput[], maxBatchAtoms?: number): Float32Array {
+    return cgcnnEmbeddings(expert.weights, graphsOf(inputs), maxBatchAtoms);
+  },
+  validate(expert: ExpertWeights): void {
+    checkStateDict(expert.weights, PAPER_DIMS);
+  },
+};

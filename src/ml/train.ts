@@ -1,0 +1,313 @@
+/**
+ * Training a mixture on one task with the paper's protocol (rees-c/MoE `main.py`): z-scored MSE with train+val
+ * statistics, Adam (lr 1e-2 for head and gate, 5e-3 for the fine-tuned expert layers), CosineAnnealingLR stepped
+ * once per epoch, shuffled batches of 250, up to 1000 epochs, early stop after 500 epochs without a better
+ * validation MAE, and the model of the best validation epoch is the one tested and returned.
+ *
+ * What never changes during training is computed once: graphs, edge features and every expert's frozen layers
+ * (`TrainableExpert.prepare`); the validation and test inputs are assembled once and kept. An epoch only runs the
+ * selected experts' trainable layers, the gate and the head.
+ */
+import { tf } from './tf.js';
+import { Adam, cosineFactor } from './adam.js';
+import { ATOM_FEATURES_VERSION } from './atom-features.js';
+import { GRAPH_VERSION } from './batching.js';
+import { mulberry32, randomStateDict } from './cgcnn-weights.js';
+import { EMBEDDING_DIM, loadShippedExperts, type ExpertBundle } from './experts.js';
+import type { ExpertWeights, MaterialInput, TrainableExpert } from './expert-kind.js';
+import {
+  expertKind,
+  gateState,
+  headForward,
+  initHead,
+  mixEmbeddings,
+  MODEL_FORMAT,
+  penaltyTensor,
+  resolveConfig,
+  type DenseLayer,
+  type MixtureConfig,
+  type MixtureModel,
+} from './mixture.js';
+import { fitNormalizer, type Normalizer } from './normalizer.js';
+
+export interface DataSplit {
+  train: readonly number[];
+  val: readonly number[];
+  test?: readonly number[];
+}
+
+export interface MixtureData {
+  inputs: readonly MaterialInput[];
+  /** In target units; only rows named by the split are read. */
+  targets: ArrayLike<number>;
+  split: DataSplit;
+}
+
+export interface EpochProgress {
+  epoch: number;
+  epochs: number;
+  trainLoss: number;
+  valLoss: number;
+  valMae: number;
+  bestValMae: number;
+  bestEpoch: number;
+  lr: number;
+  /** Selected experts and their weights this epoch, largest first. */
+  gate: { key: string; weight: number }[];
+  /** Since training started (after preparation). */
+  seconds: number;
+}
+
+export interface TrainOptions {
+  /** Experts to draw from (default: the shipped ones). */
+  experts?: readonly ExpertBundle[];
+  onEpoch?(progress: EpochProgress): void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  model: MixtureModel;
+  bestEpoch: number;
+  epochsRun: number;
+  stoppedEarly: boolean;
+  trainMae: number;
+  valMae: number;
+  testMae: number | null;
+  /** Preparation (frozen layers for every expert and row), training loop, and per epoch. */
+  prepareSeconds: number;
+  trainSeconds: number;
+  secondsPerEpoch: number;
+  history: EpochProgress[];
+}
+
+export class TrainingAborted extends Error {
+  constructor() {
+    super('training aborted');
+    this.name = 'AbortError';
+  }
+}
+
+function checkData(data: MixtureData): void {
+  const n = data.inputs.length;
+  if (data.targets.length !== n) throw new RangeError(`${n} inputs but ${data.targets.length} targets`);
+  const seen = new Set<number>();
+  for (const [name, rows] of Object.entries(data.split) as [string, readonly number[] | undefined][]) {
+    for (const r of rows ?? []) {
+      if (!Number.isInteger(r) || r < 0 || r >= n) throw new RangeError(`split ${name} names row ${r}, outside 0..${n - 1}`);
+      if (seen.has(r)) throw new RangeError(`row ${r} is in more than one split (or twice)`);
+      seen.add(r);
+      if (!Number.isFinite(data.targets[r])) throw new RangeError(`target of row ${r} is not a finite number`);
+    }
+  }
+  if (data.split.train.length === 0) throw new RangeError('the training split is empty');
+  if (data.split.val.length === 0) throw new RangeError('the validation split is empty (early stopping needs it)');
+}
+
+function shuffle(a: Int32Array, rnd: () => number): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}
+
+interface HeadVars {
+  w: tf.Variable<tf.Rank.R2>;
+  b: tf.Variable<tf.Rank.R1>;
+}
+
+function toWeights(b: ExpertBundle): ExpertWeights {
+  return { key: b.card.key, kind: 'cgcnn', card: { ...b.card }, baseSha256: b.sha256, weights: b.weights };
+}
+
+export async function trainMixture(data: MixtureData, partial: Partial<MixtureConfig>, opts: TrainOptions = {}): Promise<TrainResult> {
+  checkData(data);
+  const pool = opts.experts ?? (partial.mode === 'scratch' ? [] : await loadShippedExperts());
+  const config = resolveConfig(partial, pool.map((e) => e.card.key));
+  const t0 = performance.now();
+
+  const bases: ExpertWeights[] =
+    config.mode === 'scratch'
+      ? [{ key: config.experts[0], kind: 'cgcnn', card: { key: config.experts[0], scratch: true }, baseSha256: '', weights: randomStateDict(config.seed) }]
+      : config.experts.map((k) => toWeights(pool.find((e) => e.card.key === k)!));
+  const normalizer: Normalizer = fitNormalizer(data.targets, [...data.split.train, ...data.split.val]);
+  const trainOpts = { finetuneLayers: config.finetuneLayers, scratch: config.mode === 'scratch', batchNorm: config.batchNorm, maxBatchAtoms: config.maxBatchAtoms };
+
+  const experts: TrainableExpert[] = [];
+  const headInit = initHead(EMBEDDING_DIM, config.headHidden, config.seed);
+  const head: HeadVars[] = headInit.map((l) => ({ w: tf.variable(tf.tensor2d(l.w, [l.nIn, l.nOut])), b: tf.variable(tf.tensor1d(l.b)) }));
+  const gate = tf.variable(tf.ones([bases.length])) as tf.Variable<tf.Rank.R1>;
+  let adam: Adam | null = null;
+  try {
+    for (const b of bases) {
+      const e = expertKind(b.kind).createTrainable(b, trainOpts);
+      experts.push(e);
+      e.prepare(data.inputs);
+    }
+    const prepareSeconds = (performance.now() - t0) / 1000;
+
+    const headParams = head.flatMap((l) => [l.w, l.b] as tf.Variable[]);
+    adam = new Adam([
+      { params: [...headParams, gate], lr: config.lr },
+      { params: experts.flatMap((e) => e.variables), lr: config.finetuneLr },
+    ]);
+
+    const trainRows = Int32Array.from(data.split.train);
+    const valRows = Int32Array.from(data.split.val);
+    const valTargets = Float32Array.from(data.split.val, (r) => (data.targets[r] - normalizer.mean) / normalizer.std);
+    const rnd = mulberry32((config.seed * 2654435761) >>> 0);
+
+    const headTensors = () => head.map((l) => ({ w: l.w as tf.Tensor2D, b: l.b as tf.Tensor1D }));
+    const logits = () => Array.from(gate.dataSync());
+
+    /** Normalised predictions of rows (no gradients), using cached tensors under `cacheKey`. */
+    const predictRows = (rows: Int32Array, cacheKey: string): Float32Array => {
+      const g = gateState(logits(), config.k);
+      return tf.tidy(() => {
+        const embs = g.selected.map((j) => experts[j].embed({ rows, cacheKey }, false));
+        const { mixed } = mixEmbeddings(gate, g.selected, embs);
+        return headForward(headTensors(), mixed).dataSync() as Float32Array;
+      });
+    };
+
+    const history: EpochProgress[] = [];
+    let best = { mae: Infinity, epoch: -1, gate: logits(), head: head.map((l) => [l.w.dataSync().slice(), l.b.dataSync().slice()]), experts: experts.map((e) => e.snapshot()) };
+    let sinceBest = 0;
+    let epochsRun = 0;
+    let stoppedEarly = false;
+    const tTrain = performance.now();
+
+    for (let epoch = 0; epoch < config.epochs; epoch++) {
+      if (opts.signal?.aborted) throw new TrainingAborted();
+      const lrScale = cosineFactor(epoch, config.cosineTMax);
+      shuffle(trainRows, rnd);
+      let lossSum = 0;
+      for (let s = 0; s < trainRows.length; s += config.batchSize) {
+        const rows = trainRows.subarray(s, Math.min(trainRows.length, s + config.batchSize));
+        const y = tf.tensor1d(Float32Array.from(rows, (r) => (data.targets[r] - normalizer.mean) / normalizer.std));
+        const g = gateState(logits(), config.k);
+        const sel = g.selected.map((j) => experts[j]);
+        const vars = [...headParams, gate, ...sel.flatMap((e) => e.variables)];
+        let mseKept: tf.Tensor | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          const embs = sel.map((e) => e.embed({ rows }, true));
+          const { mixed, p } = mixEmbeddings(gate, g.selected, embs);
+          const pred = headForward(headTensors(), mixed);
+          const mse = tf.mean(tf.squaredDifference(pred, y));
+          mseKept = tf.keep(mse);
+          const total = config.penalty > 0 && g.selected.length > 1 ? tf.add(mse, tf.mul(penaltyTensor(p), config.penalty)) : mse;
+          return total as tf.Scalar;
+        }, vars);
+        // The reported train loss is the MSE term alone, as the paper's meter.
+        lossSum += (mseKept as tf.Tensor | null)!.dataSync()[0] * rows.length;
+        tf.dispose([value, mseKept as tf.Tensor | null].filter((t): t is tf.Tensor => t !== null));
+        const gradMap = new Map<tf.Variable, tf.Tensor>();
+        for (const v of vars) if (grads[v.name]) gradMap.set(v, grads[v.name]);
+        adam.step(gradMap, lrScale);
+        tf.dispose(Object.values(grads));
+        y.dispose();
+        sel.forEach((e) => e.afterStep());
+      }
+
+      const vp = predictRows(valRows, 'val');
+      let valMae = 0;
+      let valLoss = 0;
+      vp.forEach((z, i) => {
+        valMae += Math.abs(z - valTargets[i]) * normalizer.std;
+        valLoss += (z - valTargets[i]) ** 2;
+      });
+      valMae /= vp.length;
+      valLoss /= vp.length;
+      epochsRun = epoch + 1;
+      if (valMae < best.mae) {
+        best = { mae: valMae, epoch, gate: logits(), head: head.map((l) => [l.w.dataSync().slice(), l.b.dataSync().slice()]), experts: experts.map((e) => e.snapshot()) };
+        sinceBest = 0;
+      } else sinceBest++;
+
+      const g = gateState(logits(), config.k);
+      const progress: EpochProgress = {
+        epoch,
+        epochs: config.epochs,
+        trainLoss: lossSum / trainRows.length,
+        valLoss,
+        valMae,
+        bestValMae: best.mae,
+        bestEpoch: best.epoch,
+        lr: config.lr * lrScale,
+        gate: g.selected.map((j, i) => ({ key: bases[j].key, weight: g.weights[i] })),
+        seconds: (performance.now() - tTrain) / 1000,
+      };
+      history.push(progress);
+      if (opts.onEpoch) await opts.onEpoch(progress);
+      if (sinceBest > config.patience) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+    const trainSeconds = (performance.now() - tTrain) / 1000;
+
+    // Back to the best validation epoch.
+    gate.assign(tf.tensor1d(best.gate));
+    head.forEach((l, i) => {
+      l.w.assign(tf.tensor2d(best.head[i][0], l.w.shape as [number, number]));
+      l.b.assign(tf.tensor1d(best.head[i][1]));
+    });
+    experts.forEach((e, i) => e.restore(best.experts[i]));
+
+    const mae = (rows: readonly number[], key: string): number => {
+      if (rows.length === 0) return Number.NaN;
+      const z = predictRows(Int32Array.from(rows), key);
+      let s = 0;
+      rows.forEach((r, i) => {
+        s += Math.abs(z[i] * normalizer.std + normalizer.mean - data.targets[r]);
+      });
+      return s / rows.length;
+    };
+    const valMae = mae(data.split.val, 'val');
+    const testMae = data.split.test && data.split.test.length > 0 ? mae(data.split.test, 'test') : null;
+    const trainMae = mae(data.split.train, 'train');
+
+    const g = gateState(best.gate, config.k);
+    const headOut: DenseLayer[] = head.map((l, i) => ({ nIn: l.w.shape[0], nOut: l.w.shape[1], w: Float32Array.from(best.head[i][0]), b: Float32Array.from(best.head[i][1]) }));
+    const model: MixtureModel = {
+      format: MODEL_FORMAT,
+      config,
+      expertKeys: bases.map((b) => b.key),
+      gateLogits: best.gate,
+      selected: g.selected,
+      gateWeights: g.weights,
+      experts: g.selected.map((j) => experts[j].exportWeights()),
+      head: headOut,
+      normalizer,
+      versions: { graph: GRAPH_VERSION, atomFeatures: ATOM_FEATURES_VERSION },
+      metrics: {
+        bestEpoch: best.epoch,
+        epochsRun,
+        trainMae,
+        valMae,
+        ...(testMae === null ? {} : { testMae }),
+        trainRows: data.split.train.length,
+        valRows: data.split.val.length,
+        testRows: data.split.test?.length ?? 0,
+      },
+    };
+    return {
+      model,
+      bestEpoch: best.epoch,
+      epochsRun,
+      stoppedEarly,
+      trainMae,
+      valMae,
+      testMae,
+      prepareSeconds,
+      trainSeconds,
+      secondsPerEpoch: trainSeconds / Math.max(1, epochsRun),
+      history,
+    };
+  } finally {
+    adam?.dispose();
+    experts.forEach((e) => e.dispose());
+    tf.dispose([gate, ...head.flatMap((l) => [l.w, l.b])]);
+  }
+}

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { ChemError, type Structure } from '../../src/chem/types.js';
+
+/** A site as the tests compare it: species → occupancy and fractional coordinates. */
+export interface RefSite {
+  species: [string, number][];
+  abc: number[];
+}
+
+function speciesKey(species: [string, number][]): string {
+  return species
+    .map(([el, occ]) => `${el}:${occ.toFixed(4)}`)
+    .sort()
+    .join(',');
+}
+
+/**
+ * Asserts that two site lists are the same up to order and whole-cell translations: every reference site has a
+ * distinct parsed site with the same species and occupancies within `tolFrac` in each fractional coordinate.
+ */
+export function assertSameSites(actual: Structure, expected: RefSite[], tolFrac: number, what: string): void {
+  assert.equal(actual.sites.length, expected.length, `${what}: number of sites`);
+  const used = new Set<number>();
+  for (const ref of expected) {
+    const key = speciesKey(ref.species);
+    const j = actual.sites.findIndex((s, idx) => {
+      if (used.has(idx) || speciesKey(s.species.map((sp) => [sp.element, sp.occu])) !== key) return false;
+      return s.frac.every((x, k) => {
+        const d = x - ref.abc[k];
+        return Math.abs(d - Math.round(d)) < tolFrac;
+      });
+    });
+    assert.ok(j >= 0, `${what}: no parsed site matches ${key} at ${ref.abc.map((x) => x.toFixed(5)).join(' ')}`);
+    used.add(j);
+  }
+}
+
+export function assertClose(actual: number[], expected: number[], tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  actual.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) <= tol, `${what}[${i}]: ${x} vs ${expected[i]}`));
+}
+
+/** Runs fn and returns the ChemError it throws (failing on success or on any other exception). */
+export function chemError(fn: () => unknown): ChemError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ChemError, `expected a ChemError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    return e;
+  }
+  assert.fail('expected a ChemError, but parsing succeeded');
+}
+
+/** For fuzzing: the call either returns a structure or throws a ChemError whose code is one of the known families. */
+export function onlyChemErrors(fn: () => Structure): void {
+  try {
+    const s = fn();
+    assert.ok(s.sites.length > 0);
+    assert.ok(s.sites.every((site) => site.frac.every(Number.isFinite)));
+  } catch (e) {
+    if (!(e instanceof ChemError)) throw e;
+    assert.match(e.code, /^(structure|cif|poscar)_[a-z_]+$/);
+    assert.ok(e.message.length > 5);
+  }
+}
