@@ -248,6 +248,12 @@ def pick_structures():
             if r["structure"] and (big is None or len(r["structure"]["sites"]) > len(big[2]["sites"])):
                 big = (fname, r["id"], r["structure"], r["formula"])
     picks.append((f"large_{big[3]}", f"{big[0]}#{big[1]}", Structure.from_dict(big[2])))
+    # a structure that is symmetric only to ~1e-3: with symprec 0.01 CifWriter lists operations whose images miss the
+    # atoms by ~0.003 Å, and pymatgen's own CifParser (tolerance 1e-4 in fractional coordinates) then reads 19 sites
+    # instead of 7; the tests check that our parser gives back the original 7
+    for r in load_task_rows("mp_poly_electronic.jsonl.gz"):
+        if r["id"] == "mp-28302":
+            picks.append((f"approx_symmetric_{r['formula']}", f"mp_poly_electronic.jsonl.gz#{r['id']}", Structure.from_dict(r["structure"])))
     # synthetic disorder on a real structure: Li/Na mixed site and a 0.8-occupied site
     base = best["cubic"][2].copy()
     first = base[0].species_string
@@ -325,9 +331,11 @@ def make_structures():
                 back = Poscar.from_string(text, default_names=Poscar(s).site_symbols).structure
             else:
                 back = Poscar.from_string(text).structure
-            if same_cell and not same_sites(back, s):
+            pymatgen_ok = not same_cell or same_sites(back, s)
+            if not pymatgen_ok and not name.startswith("approx_symmetric"):
                 sys.exit(f"pymatgen does not read {fname} back as the original structure")
             expected["files"][fname] = {"structure": name, "same_cell_as_original": same_cell,
+                                        "pymatgen_reads_original": pymatgen_ok,
                                         "species_order": Poscar(s).site_symbols if suffix.endswith("poscar") else None,
                                         "pymatgen_reads": summarize(back)}
             entry["files"][suffix] = fname

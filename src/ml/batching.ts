@@ -121,6 +121,8 @@ export interface GraphStore {
   atomicNumbers: Int32Array;
   /** [totalAtoms * maxNeighbors], indices within the crystal. */
   nbrIdx: Int32Array;
+  /** [totalAtoms * maxNeighbors], Å. */
+  nbrDist: Float32Array;
   /** [totalAtoms * maxNeighbors, 41]. */
   edgeFea: Float32Array;
 }
@@ -141,7 +143,7 @@ export function graphStore(graphs: readonly CrystalGraph[]): GraphStore {
     nbrIdx.set(g.nbrIdx, atomOffsets[r] * M);
     dist.set(g.nbrDist, atomOffsets[r] * M);
   });
-  return { nCrystals: graphs.length, maxNeighbors: M, atomOffsets, atomicNumbers, nbrIdx, edgeFea: gaussianExpand(dist) };
+  return { nCrystals: graphs.length, maxNeighbors: M, atomOffsets, atomicNumbers, nbrIdx, nbrDist: dist, edgeFea: gaussianExpand(dist) };
 }
 
 export function storeAtoms(store: GraphStore, rows: ArrayLike<number>): number {

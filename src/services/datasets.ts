@@ -410,11 +410,22 @@ export function targetStats(values: readonly number[]): TargetStats {
   return { count: n, mean, std: Math.sqrt(ss / n), min: sorted[0], max: sorted[n - 1], median };
 }
 
+export interface PrepareOptions {
+  /** CSV cells: targets and structure JSON are parsed from text, empty cells are absent. */
+  fromText?: boolean;
+  limits?: DatasetLimits;
+  /** Warnings found while reading the file, listed before the rows' own. */
+  warnings?: DatasetWarning[];
+}
+
+/** Time slice after which the async variant lets other requests run. */
+const SLICE_MS = 20;
+
 /**
- * Validates every row and builds what is stored. When any row is bad, throws `invalid_rows` listing every problem
- * (up to `maxErrorsListed`, the rest counted), so one round trip shows the uploader all there is to fix.
+ * The validation loop as a generator that pauses (yields) every SLICE_MS, so the same code serves the synchronous
+ * call and the asynchronous one that keeps the event loop responsive during a 100,000-row upload.
  */
-export function prepareDataset(meta: DatasetMeta, raw: readonly RawRow[], opts: { fromText?: boolean; limits?: DatasetLimits; warnings?: DatasetWarning[] } = {}): PreparedDataset {
+function* prepareSteps(meta: DatasetMeta, raw: readonly RawRow[], opts: PrepareOptions): Generator<void, PreparedDataset> {
   const limits = opts.limits ?? DATASET_LIMITS;
   const fromText = opts.fromText ?? false;
   const { name, property, unit } = checkMeta({ name: meta.name, property: meta.property, unit: meta.unit });
@@ -427,7 +438,13 @@ export function prepareDataset(meta: DatasetMeta, raw: readonly RawRow[], opts: 
   let errorCount = 0;
   let invalidRows = 0;
   let warningCount = warnings.length;
-  raw.forEach((r, index) => {
+  let sliceStart = performance.now();
+  for (let index = 0; index < raw.length; index++) {
+    if ((index & 63) === 0 && performance.now() - sliceStart > SLICE_MS) {
+      yield;
+      sliceStart = performance.now();
+    }
+    const r = raw[index];
     const res = validateRow(r, fromText);
     for (const message of res.warnings) {
       if (warningCount++ < limits.maxWarningsListed) warnings.push({ index, message });
@@ -437,10 +454,10 @@ export function prepareDataset(meta: DatasetMeta, raw: readonly RawRow[], opts: 
       for (const p of res.problems) {
         if (errorCount++ < limits.maxErrorsListed) errors.push({ index, ...(r.line !== undefined ? { line: r.line } : {}), code: p.code, message: p.message });
       }
-      return;
+      continue;
     }
     rows.push({ index, ...res.row });
-  });
+  }
   if (invalidRows > 0) {
     const first = errors[0];
     throw new DatasetError(
@@ -461,4 +478,26 @@ export function prepareDataset(meta: DatasetMeta, raw: readonly RawRow[], opts: 
     rows,
     warnings: warningCount > limits.maxWarningsListed ? [...warnings, { message: `${warningCount - limits.maxWarningsListed} more warnings not listed` }] : warnings,
   };
+}
+
+/**
+ * Validates every row and builds what is stored. When any row is bad, throws `invalid_rows` listing every problem
+ * (up to `maxErrorsListed`, the rest counted), so one round trip shows the uploader all there is to fix.
+ */
+export function prepareDataset(meta: DatasetMeta, raw: readonly RawRow[], opts: PrepareOptions = {}): PreparedDataset {
+  const steps = prepareSteps(meta, raw, opts);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** prepareDataset that yields to the event loop every few milliseconds (for servers). */
+export async function prepareDatasetAsync(meta: DatasetMeta, raw: readonly RawRow[], opts: PrepareOptions = {}): Promise<PreparedDataset> {
+  const steps = prepareSteps(meta, raw, opts);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }

@@ -1,7 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { auth, build } from '../helper.js';
+import { auth, build, TEST_API_KEY } from '../helper.js';
 
 test('the API boots against real Postgres and Redis', async (t) => {
   const app = await build(t);
@@ -37,7 +37,8 @@ test('the API boots against real Postgres and Redis', async (t) => {
         assert.ok(op.responses && Object.keys(op.responses).length > 0, `${method} ${path} has responses`);
       }
     }
-    const apiRoutes = app.routeTable.filter((r) => !r.url.startsWith('/docs'));
+    // Swagger's own pages and the bull-board UI are not part of the API.
+    const apiRoutes = app.routeTable.filter((r) => !r.url.startsWith('/docs') && !r.url.startsWith('/admin/'));
     assert.ok(apiRoutes.length >= 5);
     for (const r of apiRoutes) {
       const path = r.url.replace(/:([A-Za-z_]+)/g, '{$1}').replace(/(.)\/$/, '$1');
@@ -96,4 +97,29 @@ test('the API boots against real Postgres and Redis', async (t) => {
     assert.equal(second.statusCode, 200);
     assert.equal(second.json().id, first.json().id);
   });
+});
+
+test('operators: /metrics for Prometheus and a read-only bull-board behind the API key', async (t) => {
+  const app = await build(t);
+  await app.inject({ method: 'GET', url: '/health/live' });
+  await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'selftest', steps: 1, stepMs: 0 } });
+
+  const metrics = await app.inject('/metrics');
+  assert.equal(metrics.statusCode, 200);
+  assert.match(metrics.headers['content-type'] as string, /^text\/plain/);
+  assert.match(metrics.body, /matmoe_http_request_duration_seconds_bucket\{[^}]*route="\/health\/live"/);
+  assert.match(metrics.body, /matmoe_jobs\{type="selftest",state="queued"\} 1/);
+  assert.match(metrics.body, /# TYPE matmoe_predictions_total counter/);
+
+  const anonymous = await app.inject('/admin/queues');
+  assert.equal(anonymous.statusCode, 401);
+  assert.match(anonymous.headers['www-authenticate'] as string, /^Basic/);
+  const browser = await app.inject({ url: '/admin/queues', headers: { authorization: `Basic ${Buffer.from(`ops:${TEST_API_KEY}`).toString('base64')}` } });
+  assert.equal(browser.statusCode, 200);
+  assert.match(browser.body, /<html/i);
+  const api = await app.inject({ url: '/admin/queues/api/queues', headers: auth });
+  assert.equal(api.statusCode, 200);
+  const queues = api.json().queues as { name: string; readOnlyMode: boolean }[];
+  assert.equal(queues[0].name, 'training');
+  assert.equal(queues[0].readOnlyMode, true);
 });

@@ -135,6 +135,9 @@ test('datasets over HTTP, on real Postgres', async (t) => {
     const noKey = await app.inject({ method: 'POST', url: '/v1/datasets', payload: { name: 'x', property: 'p', unit: 'eV', rows: [{ formula: 'Si', target: 1 }] } });
     assert.equal(noKey.statusCode, 401);
     assert.equal((await app.inject({ method: 'DELETE', url: `/v1/datasets/${firstId}` })).statusCode, 401);
+    const text = await app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...auth, 'content-type': 'text/plain' }, payload: JSON.stringify({ name: 'x', property: 'p', unit: 'eV', rows: [{ formula: 'Si', target: 1 }] }) });
+    assert.equal(text.statusCode, 415);
+    assert.equal(text.json().code, 'unsupported_media_type');
   });
 
   await t.test('CSV upload (multipart): formula rows plus quoted multi-line POSCAR cells, CRLF, BOM, string targets', async () => {
@@ -179,7 +182,7 @@ test('datasets over HTTP, on real Postgres', async (t) => {
     assert.deepEqual(body.errors.map((e: { index: number; line: number; code: string }) => [e.index, e.line, e.code.startsWith('formula_') ? 'formula' : e.code]),
       [[1, 3, 'target_not_finite'], [2, 4, 'target_missing'], [3, 5, 'formula'], [4, 6, 'target_not_finite'], [5, 7, 'target_not_number']]);
 
-    const cases: [Record<string, string>, { name: string; content: string } | undefined, number, string][] = [
+    const cases: [Record<string, string>, { name: string; content: string | Buffer } | undefined, number, string][] = [
       [{ name: 'n', property: 'p', unit: 'eV' }, undefined, 400, 'multipart_no_file'],
       [{ name: 'n', unit: 'eV' }, { name: 'a.csv', content: 'formula,target\nSi,1\n' }, 400, 'validation_failed'],
       [{ name: 'n', property: 'p', unit: 'eV', colour: 'red' }, { name: 'a.csv', content: 'formula,target\nSi,1\n' }, 400, 'validation_failed'],
@@ -187,6 +190,7 @@ test('datasets over HTTP, on real Postgres', async (t) => {
       [{ name: 'n', property: 'p', unit: 'eV' }, { name: 'a.csv', content: 'formula,value\nSi,1\n' }, 422, 'csv_missing_column'],
       [{ name: 'n', property: 'p', unit: 'eV' }, { name: 'a.csv', content: 'formula,target\n"Si,1\n' }, 422, 'csv_unterminated_quote'],
       [{ name: 'n', property: 'p', unit: 'eV' }, { name: 'a.csv', content: '' }, 422, 'dataset_empty'],
+      [{ name: 'n', property: 'p', unit: 'eV' }, { name: 'bomb.csv.gz', content: gzipSync(Buffer.alloc(50 * 1024 * 1024 + 1, 'a')) }, 413, 'dataset_too_large'],
     ];
     for (const [fields, file, status, code] of cases) {
       const g = await form(fields, file);

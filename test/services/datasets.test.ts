@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { CsvSyntaxError, parseCsv } from '../../src/services/csv.js';
 import {
   canonicalJson, datasetContentHash, DatasetError, DATASET_LIMITS, decodeUpload, detectFormat, parseTargetText, parseUpload,
-  prepareDataset, rowsFromCsv, rowsFromJsonl, targetStats, type RawRow,
+  prepareDataset, prepareDatasetAsync, rowsFromCsv, rowsFromJsonl, targetStats, type RawRow,
 } from '../../src/services/datasets.js';
 
 const META = { name: 'test set', property: 'band gap', unit: 'eV' };
@@ -162,6 +162,23 @@ describe('prepareDataset', () => {
     throwsDatasetError(() => prepareDataset(META, rows(...Array.from({ length: 4 }, () => ({ formula: 'Si', target: 1 }))), { limits }), 'dataset_too_many_rows', 'too_large');
     throwsDatasetError(() => rowsFromJsonl('{"formula":"Si","target":1}\n'.repeat(4), limits), 'dataset_too_many_rows', 'too_large');
     throwsDatasetError(() => rowsFromCsv(`formula,target\n${'Si,1\n'.repeat(4)}`, limits), 'dataset_too_many_rows', 'too_large');
+  });
+
+  test('the async variant gives the same dataset and lets timers run while it validates', async () => {
+    const raw = rows(...Array.from({ length: 20_000 }, (_, i) => ({ formula: ['GaAs', 'Fe2O3', 'CuSO4·5H2O', 'Li0.5CoO2'][i % 4], target: i })));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      const t0 = performance.now();
+      const sync = prepareDataset(META, raw);
+      const syncMs = performance.now() - t0;
+      assert.equal(ticks, 0, 'a synchronous loop cannot let timers run');
+      const async = await prepareDatasetAsync(META, raw);
+      assert.deepEqual(async, sync);
+      if (syncMs > 60) assert.ok(ticks > 0, `no timer ran during ${syncMs.toFixed(0)} ms of validation`);
+    } finally {
+      clearInterval(timer);
+    }
   });
 
   test('blank name or property after trimming is a request error', () => {

@@ -5,7 +5,7 @@ import { datasetUsage, deleteDataset, findDatasetByHash, getDataset, getDatasetR
 import { withTransaction } from '../../../db/pool.js';
 import { HttpProblem, problems } from '../../../http/problem.js';
 import {
-  checkMeta, DATASET_LIMITS, DatasetError, parseUpload, prepareDataset,
+  checkMeta, DATASET_LIMITS, DatasetError, parseUpload, prepareDatasetAsync,
   type DatasetErrorKind, type PreparedDataset, type UploadedFile,
 } from '../../../services/datasets.js';
 import {
@@ -66,10 +66,15 @@ async function prepare(request: FastifyRequest): Promise<PreparedDataset> {
     const { fields, file } = await readForm(request);
     const meta = checkMeta(fields);
     const upload = parseUpload({ ...file, format: fields.format });
-    return prepareDataset(meta, upload.rows, { fromText: upload.fromText, warnings: upload.warnings });
+    return prepareDatasetAsync(meta, upload.rows, { fromText: upload.fromText, warnings: upload.warnings });
+  }
+  // Only the JSON body was checked against a schema; any other parsed body (text/plain) never reaches the rows.
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    throw new HttpProblem(415, 'unsupported_media_type', `send the dataset as application/json or multipart/form-data, not "${mediaType || 'no content type'}"`);
   }
   const body = request.body as CreateDatasetJson;
-  return prepareDataset(body, body.rows.map((value) => ({ value })));
+  return prepareDatasetAsync(body, body.rows.map((value) => ({ value })));
 }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {

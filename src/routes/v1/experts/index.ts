@@ -43,6 +43,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     if (!e || !app.experts.get(key)) throw new HttpProblem(404, 'expert_not_found', `there is no expert "${key}"; GET /v1/experts lists them`);
     try {
       const predictions = await app.experts.predict(key, request.body.inputs as MaterialInput[]);
+      app.metrics.predictions.inc({ model: `expert:${key}`, kind: 'expert' }, predictions.length);
       return { expert: key, property: e.property, unit: e.unit, predictions };
     } catch (err) {
       if (err instanceof InvalidInputsError) throw new HttpProblem(422, 'invalid_input', err.message, { errors: err.problems });

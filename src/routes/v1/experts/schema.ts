@@ -2,6 +2,12 @@ import { Type } from 'typebox';
 
 export const ExpertKeyParams = Type.Object({ key: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$', description: 'expert key, e.g. mp_eform' }) });
 
+const SUMMARY_EXAMPLE = {
+  key: 'mp_eform', kind: 'cgcnn', property: 'Materials Project formation energy', unit: 'eV/atom', sourceDataset: 'matbench_mp_e_form',
+  validationMae: 0.0356, architecture: { type: 'cgcnn', atom_fea_len: 64, n_conv: 4 }, sha256: '0'.repeat(64),
+  links: { self: '/v1/experts/mp_eform', predict: '/v1/experts/mp_eform/predict' },
+};
+
 export const ExpertSummary = Type.Object(
   {
     key: Type.String(),
@@ -14,16 +20,13 @@ export const ExpertSummary = Type.Object(
     sha256: Type.String(),
     links: Type.Object({ self: Type.String(), predict: Type.String() }),
   },
-  {
-    examples: [{
-      key: 'mp_eform', kind: 'cgcnn', property: 'Materials Project formation energy', unit: 'eV/atom', sourceDataset: 'matbench_mp_e_form',
-      validationMae: 0.0356, architecture: { type: 'cgcnn', atom_fea_len: 64, n_conv: 4 }, sha256: '0'.repeat(64),
-      links: { self: '/v1/experts/mp_eform', predict: '/v1/experts/mp_eform/predict' },
-    }],
-  },
+  { examples: [SUMMARY_EXAMPLE] },
 );
 
-export const ExpertDetail = Type.Intersect([ExpertSummary, Type.Object({ card: Type.Record(Type.String(), Type.Unknown()) })]);
+export const ExpertDetail = Type.Object(
+  { ...ExpertSummary.properties, card: Type.Record(Type.String(), Type.Unknown(), { description: 'the expert card as shipped' }) },
+  { examples: [{ ...SUMMARY_EXAMPLE, card: { key: 'mp_eform', target_normalizer: { mean: -1.37, std: 1.17 } } }] },
+);
 
 export const ExpertList = Type.Object({ items: Type.Array(ExpertSummary), total: Type.Integer() });
 

@@ -1,0 +1,65 @@
+import fp from 'fastify-plugin';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  /** Count of materials predicted, by model (or expert) and input kind. */
+  predictions: Counter<'model' | 'kind'>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics;
+  }
+}
+
+/**
+ * Prometheus metrics on a registry of this app instance: request latency by route, predictions served, and — read
+ * from Postgres at scrape time, so every API replica reports the same numbers — jobs by state and training seconds.
+ */
+export default fp(async (app) => {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'matmoe_process_' });
+
+  const latency = new Histogram({
+    name: 'matmoe_http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const predictions = new Counter({ name: 'matmoe_predictions_total', help: 'materials predicted', labelNames: ['model', 'kind'] as const, registers: [registry] });
+
+  new Gauge({
+    name: 'matmoe_jobs',
+    help: 'jobs by type and state (from Postgres)',
+    labelNames: ['type', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const { rows } = await app.pg.query<{ type: string; state: string; n: number }>('SELECT type, state, count(*)::int AS n FROM jobs GROUP BY type, state');
+      for (const r of rows) this.set({ type: r.type, state: r.state }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'matmoe_training_seconds_total',
+    help: 'wall seconds spent by finished jobs, by type and final state (from Postgres)',
+    labelNames: ['type', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const { rows } = await app.pg.query<{ type: string; state: string; s: number }>(
+        `SELECT type, state, coalesce(sum(extract(epoch FROM finished_at - started_at)), 0)::float8 AS s
+         FROM jobs WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY type, state`,
+      );
+      for (const r of rows) this.set({ type: r.type, state: r.state }, r.s);
+    },
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    latency.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.decorate('metrics', { registry, predictions });
+}, { name: 'metrics', dependencies: ['db'] });
