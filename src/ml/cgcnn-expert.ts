@@ -15,6 +15,7 @@ import { GAUSSIANS, graphStore, storeAtoms, storeBatch, storeBatchesByAtoms, typ
 import { atomStates, batchTensors, BN_EPS, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, meanPool } from './cgcnn.js';
 import { checkStateDict, cloneStateDict, PAPER_DIMS } from './cgcnn-weights.js';
 import { cgcnnEmbeddings, EMBEDDING_DIM } from './experts.js';
+import { dedupeGraphs, type DedupedGraphs } from './dedupe.js';
 import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from './expert-kind.js';
 
 type T1 = tf.Tensor1D;
@@ -40,6 +41,23 @@ function storeFor(inputs: readonly MaterialInput[]): GraphStore {
     stores.set(inputs, s);
   }
   return s;
+}
+
+const dedupes = new WeakMap<GraphStore, Map<string, DedupedGraphs>>();
+
+function dedupeFor(store: GraphStore, frozenConvs: number, tolerance: number): DedupedGraphs {
+  let m = dedupes.get(store);
+  if (!m) {
+    m = new Map();
+    dedupes.set(store, m);
+  }
+  const key = `${frozenConvs}:${tolerance}`;
+  let d = m.get(key);
+  if (!d) {
+    d = dedupeGraphs(store, frozenConvs, tolerance);
+    m.set(key, d);
+  }
+  return d;
 }
 
 interface ConvVars {
@@ -79,10 +97,87 @@ interface Assembled {
   edgeFea?: T2;
   /** Precomputed embeddings when nothing trains. */
   embeddings?: T2;
+  /** Deduplicated form: x holds the representatives' states, u is [x_i, x_j, e] per merged edge. */
+  dd?: {
+    edgeDst: T1;
+    edgeMult: T2;
+    /** Original slots per merged edge (multiplicity x class size): BatchNorm weights. */
+    edgeSlots: T2;
+    slotsTotal: number;
+    repCount: T2;
+    repSeg: T1;
+    atomsTotal: number;
+  };
+}
+
+function assembledTensors(a: Assembled): tf.Tensor[] {
+  const d = a.dd;
+  return [a.segmentIds, a.counts, a.x, a.u, a.nbrIdx, a.edgeFea, a.embeddings, d?.edgeDst, d?.edgeMult, d?.edgeSlots, d?.repCount, d?.repSeg].filter(
+    (t): t is NonNullable<typeof t> => t !== undefined,
+  );
 }
 
 function disposeAssembled(a: Assembled): void {
-  for (const t of [a.segmentIds, a.counts, a.x, a.u, a.nbrIdx, a.edgeFea, a.embeddings]) t?.dispose();
+  tf.dispose(assembledTensors(a));
+}
+
+/** Weighted mean and (biased) variance over rows: [E, A] with weights [E, 1] summing to `total`. */
+function weightedMoments(z: T2, w: T2, total: number): { mean: T1; variance: T1 } {
+  const mean = tf.div(tf.sum(tf.mul(z, w), 0), total) as T1;
+  const variance = tf.div(tf.sum(tf.mul(tf.square(tf.sub(z, mean)), w), 0), total) as T1;
+  return { mean, variance };
+}
+
+/**
+ * The fine-tuned last conv on merged edges (dedupe.ts): per merged edge z = [x_i, x_j, e]·W + b, gated terms
+ * weighted by multiplicity, summed onto representatives, BatchNorm statistics weighted by the slots they stand for.
+ */
+function dedupedConv(a: Assembled, v: ConvVars, A: number, useBatchStats: boolean, stats: BatchStats[] | null): T2 {
+  const d = a.dd!;
+  const u = a.u!;
+  const wt = tf.transpose(v.weight) as T2; // [169, 128]
+  let w = wt;
+  let b: T1 = v.bias as unknown as T1;
+  if (!useBatchStats) {
+    const scale = tf.div(v.bn1g, tf.sqrt(tf.add(v.rv1, BN_EPS))) as T1;
+    w = tf.mul(wt, scale) as T2;
+    b = tf.add(tf.mul(tf.sub(v.bias, v.rm1), scale), v.bn1b) as T1;
+  }
+  const halves: T2[] = [];
+  const means: T1[] = [];
+  const vars: T1[] = [];
+  for (const h of [0, 1] as const) {
+    let z = tf.add(tf.matMul(u, tf.slice(w, [0, h * A], [w.shape[0], A])), tf.slice(b, [h * A], [A])) as T2;
+    if (useBatchStats) {
+      const m = weightedMoments(z, d.edgeSlots, d.slotsTotal);
+      const scale = tf.div(tf.slice(v.bn1g, [h * A], [A]), tf.sqrt(tf.add(m.variance, BN_EPS)));
+      z = tf.add(tf.mul(tf.sub(z, m.mean), scale), tf.slice(v.bn1b, [h * A], [A])) as T2;
+      means.push(m.mean);
+      vars.push(m.variance);
+    }
+    halves.push(z);
+  }
+  const gated = tf.mul(tf.mul(tf.sigmoid(halves[0]), tf.softplus(halves[1])), d.edgeMult);
+  let summed = tf.unsortedSegmentSum(gated, d.edgeDst, a.x.shape[0]) as T2;
+  if (useBatchStats) {
+    const m2 = weightedMoments(summed, d.repCount, d.atomsTotal);
+    summed = tf.add(tf.mul(tf.sub(summed, m2.mean), tf.div(v.bn2g, tf.sqrt(tf.add(m2.variance, BN_EPS)))), v.bn2b) as T2;
+    if (stats) {
+      stats.push({
+        conv: v,
+        mean1: tf.keep(tf.concat(means)) as T1,
+        var1: tf.keep(tf.concat(vars)) as T1,
+        n1: d.slotsTotal,
+        mean2: tf.keep(m2.mean),
+        var2: tf.keep(m2.variance),
+        n2: d.atomsTotal,
+      });
+    }
+  } else {
+    summed = tf.add(tf.mul(tf.sub(summed, v.rm2), tf.div(v.bn2g, tf.sqrt(tf.add(v.rv2, BN_EPS)))), v.bn2b) as T2;
+  }
+  const x4 = tf.softplus(tf.add(a.x, summed)) as T2;
+  return tf.softplus(meanPool(tf.mul(x4, d.repCount) as T2, d.repSeg, a.counts, a.nCrystals)) as T2;
 }
 
 function softplusBn(
@@ -155,6 +250,7 @@ class CgcnnTrainable implements TrainableExpert {
   private prefix: Float32Array | null = null;
   /** Frozen embeddings [nCrystals, 64] when nothing trains. */
   private frozenEmb: Float32Array | null = null;
+  private dd: DedupedGraphs | null = null;
   private readonly cache = new Map<string, Assembled>();
   private pending: BatchStats[] = [];
 
@@ -223,6 +319,7 @@ class CgcnnTrainable implements TrainableExpert {
         }
       }
       this.prefix = prefix;
+      if (this.convs.length === 1 && this.opts.dedupeTolerance !== null) this.dd = dedupeFor(store, this.firstTrainable, this.opts.dedupeTolerance);
     } finally {
       disposeCgcnnTensors(t);
     }
@@ -238,6 +335,7 @@ class CgcnnTrainable implements TrainableExpert {
       for (let i = 0; i < B; i++) e.set(this.frozenEmb.subarray(rows[i] * EMBEDDING_DIM, (rows[i] + 1) * EMBEDDING_DIM), i * EMBEDDING_DIM);
       return { nCrystals: B, segmentIds: tf.tensor1d([], 'int32'), counts: tf.zeros([0, 1]), x: tf.zeros([0, 1]), embeddings: tf.tensor2d(e, [B, EMBEDDING_DIM]) };
     }
+    if (this.dd && this.prefix) return this.assembleDeduped(rows, this.dd, this.prefix);
     const M = store.maxNeighbors;
     const N = storeAtoms(store, rows);
     const E = N * M;
@@ -284,6 +382,70 @@ class CgcnnTrainable implements TrainableExpert {
     };
   }
 
+  private assembleDeduped(rows: Int32Array, dd: DedupedGraphs, prefix: Float32Array): Assembled {
+    const store = this.store!;
+    const A = EMBEDDING_DIM;
+    const B = rows.length;
+    let R = 0;
+    let E = 0;
+    for (let i = 0; i < B; i++) {
+      const q0 = dd.repOffsets[rows[i]];
+      const q1 = dd.repOffsets[rows[i] + 1];
+      R += q1 - q0;
+      E += dd.edgeOffsets[q1] - dd.edgeOffsets[q0];
+    }
+    const UC = 2 * A + GAUSSIANS;
+    const x = new Float32Array(R * A);
+    const u = new Float32Array(E * UC);
+    const edgeDst = new Int32Array(E);
+    const edgeMult = new Float32Array(E);
+    const edgeSlots = new Float32Array(E);
+    const repCount = new Float32Array(R);
+    const repSeg = new Int32Array(R);
+    const counts = new Float32Array(B);
+    let q = 0;
+    let e = 0;
+    let atomsTotal = 0;
+    for (let i = 0; i < B; i++) {
+      const r = rows[i];
+      counts[i] = store.atomOffsets[r + 1] - store.atomOffsets[r];
+      atomsTotal += counts[i];
+      for (let src = dd.repOffsets[r]; src < dd.repOffsets[r + 1]; src++, q++) {
+        const atom = dd.repAtom[src];
+        const self = prefix.subarray(atom * A, (atom + 1) * A);
+        x.set(self, q * A);
+        repCount[q] = dd.repCount[src];
+        repSeg[q] = i;
+        for (let k = dd.edgeOffsets[src]; k < dd.edgeOffsets[src + 1]; k++, e++) {
+          const j = dd.edgeNbr[k];
+          const dst = e * UC;
+          u.set(self, dst);
+          u.set(prefix.subarray(j * A, (j + 1) * A), dst + A);
+          u.set(dd.edgeFea.subarray(k * GAUSSIANS, (k + 1) * GAUSSIANS), dst + 2 * A);
+          edgeDst[e] = q;
+          edgeMult[e] = dd.edgeMult[k];
+          edgeSlots[e] = dd.edgeMult[k] * dd.repCount[src];
+        }
+      }
+    }
+    return {
+      nCrystals: B,
+      segmentIds: tf.tensor1d([], 'int32'),
+      counts: tf.tensor2d(counts, [B, 1]),
+      x: tf.tensor2d(x, [R, A]),
+      u: tf.tensor2d(u, [E, UC]),
+      dd: {
+        edgeDst: tf.tensor1d(edgeDst, 'int32'),
+        edgeMult: tf.tensor2d(edgeMult, [E, 1]),
+        edgeSlots: tf.tensor2d(edgeSlots, [E, 1]),
+        slotsTotal: atomsTotal * store.maxNeighbors,
+        repCount: tf.tensor2d(repCount, [R, 1]),
+        repSeg: tf.tensor1d(repSeg, 'int32'),
+        atomsTotal,
+      },
+    };
+  }
+
   embed(ref: RowsRef, training: boolean): T2 {
     let a: Assembled;
     let owned = false;
@@ -291,17 +453,8 @@ class CgcnnTrainable implements TrainableExpert {
       const hit = this.cache.get(ref.cacheKey);
       if (hit) a = hit;
       else {
-        a = tf.tidy(() => {
-          const r = this.assemble(ref.rows);
-          tf.keep(r.segmentIds);
-          tf.keep(r.counts);
-          tf.keep(r.x);
-          if (r.u) tf.keep(r.u);
-          if (r.nbrIdx) tf.keep(r.nbrIdx);
-          if (r.edgeFea) tf.keep(r.edgeFea);
-          if (r.embeddings) tf.keep(r.embeddings);
-          return r as unknown as tf.TensorContainer;
-        }) as unknown as Assembled;
+        a = this.assemble(ref.rows);
+        assembledTensors(a).forEach((t) => tf.keep(t));
         this.cache.set(ref.cacheKey, a);
       }
     } else {
@@ -320,6 +473,7 @@ class CgcnnTrainable implements TrainableExpert {
       if (a.embeddings) return tf.clone(a.embeddings);
       const useBatch = training && this.opts.batchNorm === 'batch';
       const stats = useBatch ? this.pending : null;
+      if (a.dd) return dedupedConv(a, this.convs[0], EMBEDDING_DIM, useBatch, stats);
       const M = this.store!.maxNeighbors;
       const A = EMBEDDING_DIM;
       let x = a.x;

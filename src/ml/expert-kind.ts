@@ -35,6 +35,11 @@ export interface TrainableOptions {
   batchNorm: 'batch' | 'running';
   /** Atom budget of one forward pass when precomputing. */
   maxBatchAtoms: number;
+  /**
+   * Distance grid (Å) for merging symmetry-equivalent atoms and neighbour slots in a single fine-tuned layer
+   * (see dedupe.ts); null computes every atom and slot.
+   */
+  dedupeTolerance: number | null;
 }
 
 /** A rows selection inside a prepared dataset. `cacheKey` marks a selection that recurs (validation set) so its tensors are kept. */

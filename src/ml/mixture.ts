@@ -51,6 +51,8 @@ export interface MixtureConfig {
   seed: number;
   /** Atom budget of one forward pass outside training steps (wasm heap). */
   maxBatchAtoms: number;
+  /** Merge symmetry-equivalent atoms and neighbour slots on this distance grid (Å) when one layer trains; null = off. */
+  dedupeTolerance: number | null;
 }
 
 export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
@@ -67,6 +69,7 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   patience: 500,
   seed: 0,
   maxBatchAtoms: 16384,
+  dedupeTolerance: 1e-4,
 };
 
 /** Fills defaults and checks ranges; `available` are the expert keys that can be used, in their canonical order. */
@@ -109,6 +112,9 @@ export function resolveConfig(partial: Partial<MixtureConfig>, available: readon
     if (!Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be a finite number >= 0 (got ${v})`);
   }
   if (cfg.batchNorm !== 'batch' && cfg.batchNorm !== 'running') throw new RangeError(`batchNorm must be 'batch' or 'running'`);
+  if (cfg.dedupeTolerance !== null && !(cfg.dedupeTolerance >= 0 && cfg.dedupeTolerance <= 0.01)) {
+    throw new RangeError(`dedupeTolerance must be null or in [0, 0.01] Å (got ${cfg.dedupeTolerance})`);
+  }
   return cfg;
 }
 

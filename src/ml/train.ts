@@ -132,7 +132,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       ? [{ key: config.experts[0], kind: 'cgcnn', card: { key: config.experts[0], scratch: true }, baseSha256: '', weights: randomStateDict(config.seed) }]
       : config.experts.map((k) => toWeights(pool.find((e) => e.card.key === k)!));
   const normalizer: Normalizer = fitNormalizer(data.targets, [...data.split.train, ...data.split.val]);
-  const trainOpts = { finetuneLayers: config.finetuneLayers, scratch: config.mode === 'scratch', batchNorm: config.batchNorm, maxBatchAtoms: config.maxBatchAtoms };
+  const trainOpts = { finetuneLayers: config.finetuneLayers, scratch: config.mode === 'scratch', batchNorm: config.batchNorm, maxBatchAtoms: config.maxBatchAtoms, dedupeTolerance: config.dedupeTolerance };
 
   const experts: TrainableExpert[] = [];
   const headInit = initHead(EMBEDDING_DIM, config.headHidden, config.seed);

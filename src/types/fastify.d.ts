@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { BackendInfo } from '../ml/backend.js';
@@ -12,8 +12,8 @@ declare module 'fastify' {
     redis: Redis;
     trainingQueue: Queue;
     backend: BackendInfo;
-    /** preHandler for write routes: requires `Authorization: Bearer <key>` with a key from API_KEYS. */
-    requireApiKey: preHandlerAsyncHookHandler;
+    /** onRequest hook for write routes (runs before the body is read): requires `Authorization: Bearer <key>` with a key from API_KEYS. */
+    requireApiKey: onRequestAsyncHookHandler;
     /** Every route registered, for documentation checks. */
     routeTable: { method: string; url: string }[];
   }

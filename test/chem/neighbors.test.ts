@@ -205,7 +205,7 @@ test('pads with index 0 and distance radius + 1 when fewer neighbours are inside
   assert.deepEqual(Array.from(r5.nbrDist), [6, 6, 6]);
 });
 
-test('2-atom cell with a 2.5 Å axis: self-images count, the site itself at 0 Å does not', () => {
+test('2-atom bcc cell with a 2.87 Å axis: self-images count, the site itself at 0 Å does not', () => {
   // bcc with a = 2.87 Å, conventional cell: 8 nearest at a·√3/2, 6 next at a.
   const a = 2.87;
   const s = makeStructure([[a, 0, 0], [0, a, 0], [0, 0, a]], [[0, 0, 0], [0.5, 0.5, 0.5]], ['Fe', 'Fe']);
@@ -229,7 +229,7 @@ test('coordinates outside [0, 1) and a lattice given in a strongly skewed basis 
   const L: Mat3 = [[3.1, 0, 0], [0.4, 2.9, 0], [0.7, -0.5, 4.2]];
   const fr: Vec3[] = [[0.02, 0.1, 0.95], [0.51, 0.48, 0.33], [0.9, 0.05, 0.6]];
   const ref = buildNeighborGraph(makeStructure(L, fr), { maxNeighbors: 30 });
-  const shifted = buildNeighborGraph(makeStructure(L, fr.map(([x, y, z], i) => [x - (i === 0 ? 1 : 0) + 0.0, y + (i === 1 ? 2 : 0), z - 3] as Vec3)), {
+  const shifted = buildNeighborGraph(makeStructure(L, fr.map(([x, y, z], i) => [x - (i === 0 ? 1 : 0), y + (i === 1 ? 2 : 0), z - 3] as Vec3)), {
     maxNeighbors: 30,
   });
   // New basis rows: a' = a, b' = b + 4a, c' = c - 3a + 5b  →  f = f'·M, so f' = f·M⁻¹.
@@ -300,9 +300,9 @@ test('matches a brute-force reference on random skewed and tiny cells (property-
         checkAgainstBruteForce(s, radius, K, 'random cell', binWidth);
       },
     ),
-    { numRuns: 150, seed: 20240611 },
+    { numRuns: 300, seed: 20240611 },
   );
-  assert.ok(skewedSeen > 30, `only ${skewedSeen} strongly skewed cells generated`);
+  assert.ok(skewedSeen > 60, `only ${skewedSeen} strongly skewed cells generated`);
 });
 
 test('coincident sites: same species are dropped like pymatgen does, different species are kept at 0 Å', () => {
@@ -337,11 +337,16 @@ test('cost grows about linearly with the number of sites', () => {
     for (let x = 0; x < m; x++) for (let y = 0; y < m; y++) for (let z = 0; z < m; z++) for (const f of base) fr.push([(f[0] + x) / m, (f[1] + y) / m, (f[2] + z) / m]);
     return makeStructure([[6 * m, 0, 0], [1.5 * m, 6 * m, 0], [0, 0, 6 * m]], fr);
   };
+  // Best of 7: the machine is shared, and the minimum is the figure least disturbed by other processes.
   const time = (s: Structure) => {
     buildNeighborGraph(s);
-    const t0 = performance.now();
-    for (let r = 0; r < 3; r++) buildNeighborGraph(s);
-    return (performance.now() - t0) / 3;
+    let best = Infinity;
+    for (let r = 0; r < 7; r++) {
+      const t0 = performance.now();
+      buildNeighborGraph(s);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best;
   };
   const small = supercell(2);
   const big = supercell(4);

@@ -216,6 +216,16 @@ describe('parseCif: limits apply during symmetry expansion', () => {
     assert.equal(chemError(() => parseCif(ROCKSALT_FC(general(2100), fm3m))).code, 'structure_too_many_sites');
   });
 
+  it('pathological text is rejected quickly (long digit runs, one huge line, many quotes)', () => {
+    const t0 = performance.now();
+    const digits = '1'.repeat(200_000) + 'x';
+    assert.equal(chemError(() => parseCif(ROCKSALT_FC().replace('_cell_length_a 5.64', `_cell_length_a ${digits}`))).code, 'cif_bad_number');
+    assert.equal(chemError(() => parseCif(`data_x\n_a ${"'a".repeat(100_000)}`)).code, 'cif_syntax');
+    assert.equal(chemError(() => parseCif(`data_x\n${'_t v '.repeat(100_000)}`)).code, 'cif_missing_cell');
+    assert.equal(chemError(() => parseCif('x'.repeat(5_000_001))).code, 'structure_too_large');
+    assert.ok(performance.now() - t0 < 1500, `took ${performance.now() - t0} ms`);
+  });
+
   it('through parseStructureInput with limits', () => {
     assert.equal(parseStructureInput({ cif: ROCKSALT_FC() }, { maxSites: 8 }).sites.length, 8);
     assert.equal(chemError(() => parseStructureInput({ cif: ROCKSALT_FC() }, { maxSites: 7 })).code, 'structure_too_many_sites');

@@ -169,6 +169,7 @@ export function isMissing(v: CifValue | undefined): boolean {
 
 /** A CIF number, with its standard uncertainty in parentheses ignored: "5.431(2)" → 5.431; undefined if not a number. */
 export function cifNumber(v: CifValue): number | undefined {
+  if (v.text.length > 64) return undefined; // no real number is longer; keeps the regex linear on junk
   const m = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?:\(\d+\))?$/.exec(v.text.trim());
   if (!m) return undefined;
   const x = Number(m[1]);

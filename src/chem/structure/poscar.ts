@@ -14,7 +14,7 @@ function poscarError(code: string, message: string, line?: number): ChemError {
 
 /** Fortran-style real: 1.0, -2.5e-3, 1.0D0. */
 function real(token: string | undefined): number | undefined {
-  if (token === undefined || !/^[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?$/.test(token)) return undefined;
+  if (token === undefined || token.length > 64 || !/^[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?$/.test(token)) return undefined;
   return Number(token.replace(/[dD]/, 'e'));
 }
 

@@ -5,6 +5,7 @@ import { isElement } from '../elements.js';
  * type symbols); undefined when the string does not start with an element symbol followed only by a charge.
  */
 export function elementOfSpecies(text: string): string | undefined {
+  if (text.length > 32) return undefined;
   const m = /^([A-Z][a-z]?)(?:\d*(?:\.\d+)?[+-]|[+-]\d*(?:\.\d+)?)?$/.exec(text.trim());
   return m && isElement(m[1]) ? m[1] : undefined;
 }

@@ -47,6 +47,7 @@ function parseComponent(src: string, full: string, line: number | undefined): { 
 
 /** Parses "x, y, z"-style operations ("-y, x-y, z+1/2", "1/2+X,1/2-Y,-Z"); the rotation part must be integral, det ±1. */
 export function parseSymOp(text: string, line?: number): SymOp {
+  if (text.length > 200) throw badOp(text, line, 'too long to be a symmetry operation');
   const comps = text.split(',');
   if (comps.length !== 3) throw badOp(text, line, 'needs three comma-separated coordinates');
   const parsed = comps.map((c) => parseComponent(c, text, line));

@@ -82,15 +82,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(splitRoutes);
 
   app.post('/', {
-    preHandler: app.requireApiKey,
     bodyLimit: DATASET_LIMITS.maxBytes,
-    // Refuse an oversized upload from its Content-Length, before reading it.
-    onRequest: async (request) => {
+    // The key first, then refuse an oversized upload from its Content-Length: both before the body is read.
+    onRequest: [app.requireApiKey, async (request) => {
       const length = Number(request.headers['content-length'] ?? 0);
       if (length > DATASET_LIMITS.maxBytes + MULTIPART_OVERHEAD || (length > DATASET_LIMITS.maxBytes && !request.isMultipart())) {
         throw new HttpProblem(413, 'dataset_too_large', `the upload has ${length} bytes; at most ${DATASET_LIMITS.maxBytes} are accepted`, { limit: DATASET_LIMITS.maxBytes });
       }
-    },
+    }],
     schema: {
       tags: ['datasets'],
       summary: 'Upload a dataset (JSON rows, or a CSV/JSONL file as multipart/form-data); identical content returns the stored dataset',
@@ -177,7 +176,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.delete('/:id', {
-    preHandler: app.requireApiKey,
+    onRequest: app.requireApiKey,
     schema: {
       tags: ['datasets'],
       summary: 'Delete a dataset with its splits (409 while a model, or a queued or running job, uses it)',

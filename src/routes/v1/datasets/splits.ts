@@ -20,7 +20,7 @@ function notFound(id: string): HttpProblem {
 /** Splits live under their dataset: /v1/datasets/{id}/splits. */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/:id/splits', {
-    preHandler: app.requireApiKey,
+    onRequest: app.requireApiKey,
     schema: {
       tags: ['datasets'],
       summary: 'Split a dataset into train/val/test: random (seed, fractions; default 70/15/15 as the paper) or explicit index lists',

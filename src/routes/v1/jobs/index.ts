@@ -23,7 +23,7 @@ const IdempotencyHeaders = Type.Object({
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/', {
-    preHandler: app.requireApiKey,
+    onRequest: app.requireApiKey,
     schema: {
       tags: ['jobs'],
       summary: 'Queue a job for the training workers',
@@ -70,7 +70,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.delete('/:id', {
-    preHandler: app.requireApiKey,
+    onRequest: app.requireApiKey,
     schema: {
       tags: ['jobs'], summary: 'Cancel a queued or running job (a running job stops at its next progress step)', security: [{ apiKey: [] }],
       params: JobIdParams, response: { 200: JobResponse, ...problems(400, 401, 404, 409) },
