@@ -108,6 +108,10 @@ async function activate(
     throw new Error(`tfjs could not initialise the '${name}' backend`);
   }
   await tf.ready();
+  if (name === 'cpu') {
+    // Its first write prints advice to install tfjs-node, which is wrong when it was asked for.
+    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  }
   const kernels = installCustomKernels(name);
   const info: BackendInfo = { name, requested, detail, tfjsVersion: tf.version_core };
   if (name === 'wasm') {

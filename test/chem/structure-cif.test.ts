@@ -177,7 +177,8 @@ describe('parseCif: errors', () => {
     ['operation not invertible', ROCKSALT_FC().replace("'x, y+1/2, z+1/2'", "'x, x, z'"), 'cif_bad_symmetry_operation'],
     ['space group without operations', ROCKSALT_FC().replace(/loop_\n_space_group_symop_operation_xyz\n[^\n]*\n/, "_symmetry_space_group_name_H-M 'F m -3 m'\n"), 'cif_missing_symmetry_operations'],
     ['occupancy above 1', ROCKSALT_FC().replace(/_atom_site_fract_z\n/, '_atom_site_fract_z\n_atom_site_occupancy\n').replace('Na1 0 0 0', 'Na1 0 0 0 1.5').replace('Cl1 0.5 0.5 0.5', 'Cl1 0.5 0.5 0.5 1'), 'structure_bad_occupancy'],
-    ['two full atoms on one site', ROCKSALT_FC('K1 0 0 0\n'), 'structure_bad_occupancy'],
+    ['two full atoms on one site', ROCKSALT_FC('K1 0 0 0\n'), 'cif_overlapping_atoms'],
+    ['two full atoms 0.01 Å apart', ROCKSALT_FC('K1 0.5 0.5 0.5018\n'), 'cif_overlapping_atoms'],
   ];
   for (const [what, text, code] of cases) {
     it(`${what} → ${code}`, () => {

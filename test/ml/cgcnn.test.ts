@@ -1,39 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tf } from '../../src/ml/tf.js';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
-import { SHARED_DIR } from '../../src/paths.js';
-import { atomicNumber } from '../../src/chem/elements.js';
+import { fixture, fixtureGraphs } from './fixture-graphs.js';
 import { loadShippedExperts, expertEmbeddings, predictExpert } from '../../src/ml/experts.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/ml/safetensors.js';
-import { batchesByAtoms, packGraphs, type CrystalGraph } from '../../src/ml/batching.js';
+import { batchesByAtoms, packGraphs } from '../../src/ml/batching.js';
 import { atomStates, batchTensors, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, meanPool } from '../../src/ml/cgcnn.js';
 
-interface FixtureEntry {
-  id: string;
-  structure: { sites: { species: { element: string }[] }[] };
-  nbr_idx: number[][];
-  nbr_dist: number[][];
-  experts: Record<string, { embedding: number[]; prediction: number }>;
-}
-
-const fixture = JSON.parse(readFileSync(join(SHARED_DIR, 'fixtures', 'cgcnn_reference.json'), 'utf8')) as FixtureEntry[];
-
-/** The fixture's own neighbour lists, so this test checks the network and not the neighbour search. */
-function fixtureGraph(e: FixtureEntry): CrystalGraph {
-  return {
-    atomicNumbers: Int32Array.from(e.structure.sites.map((s) => atomicNumber(s.species[0].element)!)),
-    nbrIdx: Int32Array.from(e.nbr_idx.flat()),
-    nbrDist: Float32Array.from(e.nbr_dist.flat()),
-    maxNeighbors: 12,
-  };
-}
+const graphs = fixtureGraphs;
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
 const experts = await loadShippedExperts();
-const graphs = fixture.map(fixtureGraph);
 
 test('18 experts load with sha256 and cards in the paper order', () => {
   assert.equal(experts.length, 18);

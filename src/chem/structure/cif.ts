@@ -1,7 +1,7 @@
 import { ChemError, type Site, type Structure } from '../types.js';
 import { cifNumber, isMissing, readCifBlocks, tagValues, type CifBlock, type CifValue } from './cif-syntax.js';
 import { latticeFromParameters, type Mat3, type Vec3 } from './lattice.js';
-import { checkTextLength, finishStructure, resolveLimits, tooManySites, type StructureLimits } from './limits.js';
+import { OCCUPANCY_TOLERANCE, checkTextLength, finishStructure, resolveLimits, tooManySites, type StructureLimits } from './limits.js';
 import { elementOfCifSymbol } from './species.js';
 import { MAX_SYMMETRY_OPERATIONS, PeriodicPointIndex, applyOp, parseSymOp, uniqueOps, wrapFrac, type SymOp } from './symmetry.js';
 
@@ -162,6 +162,15 @@ function expand(rows: AtomRow[], ops: SymOp[], lattice: Mat3, limits: StructureL
       if (hit) {
         const site = sites[hit.item];
         if (site.rows.has(r)) continue; // another image of the same atom
+        const total = [...site.species.values()].reduce((a, b) => a + b, 0) + row.occu;
+        if (total > 1 + OCCUPANCY_TOLERANCE) {
+          throw new ChemError(
+            'cif_overlapping_atoms',
+            `CIF line ${row.line}: atom "${row.label}" lies ${hit.distance.toFixed(3)} Å from atom "${site.label}" (or a symmetry copy of it), ` +
+              `and their occupancies add up to ${total.toFixed(3)}; atoms sharing a site must have occupancies summing to at most 1`,
+            row.line,
+          );
+        }
         site.rows.add(r);
         site.species.set(row.element, (site.species.get(row.element) ?? 0) + row.occu);
         continue;

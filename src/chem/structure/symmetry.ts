@@ -103,7 +103,7 @@ export function wrapFrac(f: Vec3): Vec3 {
  */
 export class PeriodicPointIndex<T> {
   private readonly grid: Vec3;
-  private readonly cells = new Map<string, { frac: Vec3; item: T }[]>();
+  private readonly cells = new Map<number, { frac: Vec3; item: T }[]>();
 
   constructor(
     private readonly lattice: Mat3,
@@ -117,8 +117,13 @@ export class PeriodicPointIndex<T> {
     }) as Vec3;
   }
 
-  private cellOf(f: Vec3): Vec3 {
-    return f.map((x, i) => Math.min(this.grid[i] - 1, Math.floor(wrap(x) * this.grid[i]))) as Vec3;
+  private cellIndex(f: Vec3, i: number): number {
+    return Math.min(this.grid[i] - 1, Math.floor(wrap(f[i]) * this.grid[i]));
+  }
+
+  private key(i: number, j: number, k: number): number {
+    const [g0, g1, g2] = this.grid;
+    return ((((i % g0) + g0) % g0) * g1 + (((j % g1) + g1) % g1)) * g2 + (((k % g2) + g2) % g2);
   }
 
   /** Distance in Å from a to the nearest periodic image of b (the image nearest in fractional terms). */
@@ -130,7 +135,7 @@ export class PeriodicPointIndex<T> {
   }
 
   add(frac: Vec3, item: T): void {
-    const key = this.cellOf(frac).join(',');
+    const key = this.key(this.cellIndex(frac, 0), this.cellIndex(frac, 1), this.cellIndex(frac, 2));
     const list = this.cells.get(key);
     if (list) list.push({ frac, item });
     else this.cells.set(key, [{ frac, item }]);
@@ -138,21 +143,23 @@ export class PeriodicPointIndex<T> {
 
   /** Items within tol of `frac`, nearest first. */
   near(frac: Vec3): { item: T; distance: number }[] {
-    const c = this.cellOf(frac);
-    const keys = new Set<string>();
+    const [ci, cj, ck] = [0, 1, 2].map((i) => this.cellIndex(frac, i));
+    const keys: number[] = [];
     for (let dx = -1; dx <= 1; dx++)
       for (let dy = -1; dy <= 1; dy++)
         for (let dz = -1; dz <= 1; dz++) {
-          const k = [c[0] + dx, c[1] + dy, c[2] + dz].map((v, i) => ((v % this.grid[i]) + this.grid[i]) % this.grid[i]);
-          keys.add(k.join(','));
+          const key = this.key(ci + dx, cj + dy, ck + dz);
+          if (!keys.includes(key)) keys.push(key); // small grids wrap onto the same cell
         }
     const out: { item: T; distance: number }[] = [];
     for (const key of keys) {
-      for (const p of this.cells.get(key) ?? []) {
+      const list = this.cells.get(key);
+      if (!list) continue;
+      for (const p of list) {
         const distance = this.distance(frac, p.frac);
         if (distance < this.tol) out.push({ item: p.item, distance });
       }
     }
-    return out.sort((a, b) => a.distance - b.distance);
+    return out.length > 1 ? out.sort((a, b) => a.distance - b.distance) : out;
   }
 }

@@ -54,7 +54,7 @@ export interface InstallOptions {
 }
 
 const installed = new Map<string, string[]>();
-let gradientsInstalled = false;
+let ourGradients: GradConfig[] | undefined;
 
 function override(backendName: string, kernelName: string, make: KernelMaker): void {
   const prev = tf.getKernel(kernelName, backendName);
@@ -70,18 +70,29 @@ function stockGradient(name: string): GradConfig {
   return g;
 }
 
-/** Installs once per backend and returns the names of the kernels replaced or added. */
-export function installCustomKernels(backendName: string, options: InstallOptions = {}): string[] {
-  const done = installed.get(backendName);
-  if (done !== undefined) return done;
-  const makers = CUSTOM_KERNELS[backendName] ?? {};
-  const names = Object.keys(makers).filter((n) => options.kernels === undefined || options.kernels.includes(n));
-  for (const name of names) override(backendName, name, makers[name]!);
-  installed.set(backendName, names);
-  if (options.gradients !== false && !gradientsInstalled && backendName in CUSTOM_KERNELS) {
+/**
+ * Registers our gradients unless they are already the registered ones. Checked on every activation
+ * because importing `@tensorflow/tfjs` (tfjs-node does) registers the stock gradients again.
+ */
+function ensureGradients(): void {
+  if (ourGradients === undefined) {
     const active = (): boolean => installed.has(tf.getBackend());
-    for (const g of customGradients(active, stockGradient)) tf.registerGradient(g);
-    gradientsInstalled = true;
+    ourGradients = customGradients(active, stockGradient);
   }
+  for (const g of ourGradients) {
+    if (tf.getGradient(g.kernelName) !== g) tf.registerGradient(g);
+  }
+}
+
+/** Installs the kernels once per backend; returns the names of the kernels replaced or added. */
+export function installCustomKernels(backendName: string, options: InstallOptions = {}): string[] {
+  let names = installed.get(backendName);
+  if (names === undefined) {
+    const makers = CUSTOM_KERNELS[backendName] ?? {};
+    names = Object.keys(makers).filter((n) => options.kernels === undefined || options.kernels.includes(n));
+    for (const name of names) override(backendName, name, makers[name]!);
+    installed.set(backendName, names);
+  }
+  if (options.gradients !== false && backendName in CUSTOM_KERNELS) ensureGradients();
   return names;
 }

@@ -69,6 +69,57 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     return present(job);
   });
 
+  app.get('/:id/events', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'Server-Sent Events: the job as JSON on every change (event "job"), then event "end" once it is finished',
+      params: JobIdParams,
+      produces: ['text/event-stream'],
+      response: { 200: Type.String({ description: 'text/event-stream', examples: ['event: job\ndata: {"id":"…","state":"active","progress":{"epoch":3}}\n\n'] }), ...problems(400, 404) },
+    },
+  }, async (request, reply) => {
+    const id = request.params.id;
+    if (!(await getJob(app.pg, id))) throw new HttpProblem(404, 'job_not_found', `there is no job ${id}`);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const terminal = new Set(['completed', 'failed', 'cancelled']);
+    let lastSent = '';
+    let done = false;
+    let reading = Promise.resolve();
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      unsubscribe();
+      clearInterval(heartbeat);
+      res.end();
+    };
+    const send = (job: JobRow): void => {
+      const body = JSON.stringify(present(job));
+      if (body !== lastSent) {
+        lastSent = body;
+        res.write(`event: job\nid: ${job.updatedAt.getTime()}\ndata: ${body}\n\n`);
+      }
+      if (terminal.has(job.state)) {
+        res.write('event: end\ndata: {}\n\n');
+        finish();
+      }
+    };
+    // Changes are read one at a time, in order, so the client never sees an older state after a newer one.
+    const readAndSend = (): void => {
+      reading = reading.then(async () => {
+        if (done) return;
+        const job = await getJob(app.pg, id);
+        if (job) send(job);
+      }).catch((err: Error) => request.log.warn({ err: err.message }, 'job events read failed'));
+    };
+    const unsubscribe = app.jobEvents.subscribe(id, readAndSend);
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    request.raw.on('close', finish);
+    // Read again after subscribing: a change between the existence check and the subscription is not lost.
+    readAndSend();
+  });
+
   app.delete('/:id', {
     onRequest: app.requireApiKey,
     schema: {

@@ -1,0 +1,145 @@
+/**
+ * A trained mixture as one self-contained byte string:
+ *   "MATMOECK" | u32 LE format version | sha256 of the payload (32 bytes) | payload
+ * where the payload is a safetensors file: the head and the selected experts' complete weights (fine-tuned
+ * layers included, PyTorch names under `experts.<i>.`) as F32 tensors, and everything else (config, gate,
+ * normaliser, expert cards and base-weight hashes, featurisation versions, metrics) as JSON in its metadata.
+ * Loading needs nothing but these bytes, and a single flipped bit is refused.
+ */
+import { createHash } from 'node:crypto';
+import { parseSafetensors, serializeSafetensors, type NamedTensor } from './safetensors.js';
+import { ATOM_FEATURES_VERSION } from './atom-features.js';
+import { GRAPH_VERSION } from './batching.js';
+import { expertKind, MODEL_FORMAT, type DenseLayer, type MixtureModel } from './mixture.js';
+import type { StateDict } from './cgcnn-weights.js';
+
+const MAGIC = 'MATMOECK';
+const VERSION = 1;
+const HEADER = 8 + 4 + 32;
+
+export class CheckpointError extends Error {
+  constructor(
+    readonly code: 'checkpoint_malformed' | 'checkpoint_checksum' | 'checkpoint_version' | 'checkpoint_incompatible',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
+interface Manifest {
+  format: string;
+  config: MixtureModel['config'];
+  expertKeys: string[];
+  gateLogits: number[];
+  selected: number[];
+  gateWeights: number[];
+  experts: { key: string; kind: string; card: Record<string, unknown>; baseSha256: string; tensors: string[] }[];
+  head: { nIn: number; nOut: number }[];
+  normalizer: MixtureModel['normalizer'];
+  versions: MixtureModel['versions'];
+  metrics: MixtureModel['metrics'];
+}
+
+export function serializeCheckpoint(model: MixtureModel): Uint8Array {
+  const tensors = new Map<string, NamedTensor>();
+  model.head.forEach((l, i) => {
+    tensors.set(`head.${i}.w`, { shape: [l.nIn, l.nOut], data: l.w });
+    tensors.set(`head.${i}.b`, { shape: [l.nOut], data: l.b });
+  });
+  const experts = model.experts.map((e, i) => {
+    const names: string[] = [];
+    for (const [name, t] of e.weights) {
+      tensors.set(`experts.${i}.${name}`, t);
+      names.push(name);
+    }
+    return { key: e.key, kind: e.kind, card: e.card, baseSha256: e.baseSha256, tensors: names };
+  });
+  const manifest: Manifest = {
+    format: model.format,
+    config: model.config,
+    expertKeys: model.expertKeys,
+    gateLogits: model.gateLogits,
+    selected: model.selected,
+    gateWeights: model.gateWeights,
+    experts,
+    head: model.head.map((l) => ({ nIn: l.nIn, nOut: l.nOut })),
+    normalizer: model.normalizer,
+    versions: model.versions,
+    metrics: model.metrics,
+  };
+  const payload = serializeSafetensors(tensors, { matmoe: JSON.stringify(manifest) });
+  const out = new Uint8Array(HEADER + payload.byteLength);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(out.buffer).setUint32(8, VERSION, true);
+  out.set(createHash('sha256').update(payload).digest(), 12);
+  out.set(payload, HEADER);
+  return out;
+}
+
+/** sha256 (hex) of a whole checkpoint, for storing beside it. */
+export function checkpointSha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function loadCheckpoint(bytes: Uint8Array): MixtureModel {
+  if (bytes.byteLength < HEADER || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
+    throw new CheckpointError('checkpoint_malformed', 'not a MatMoE checkpoint (bad magic)');
+  }
+  const version = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
+  if (version !== VERSION) throw new CheckpointError('checkpoint_version', `checkpoint format version ${version} is not supported (expected ${VERSION})`);
+  const payload = bytes.subarray(HEADER);
+  const digest = createHash('sha256').update(payload).digest();
+  if (!Buffer.from(digest).equals(Buffer.from(bytes.subarray(12, HEADER)))) {
+    throw new CheckpointError('checkpoint_checksum', 'checkpoint checksum mismatch: the bytes are corrupted');
+  }
+  let manifest: Manifest;
+  let tensors: Map<string, NamedTensor>;
+  try {
+    const file = parseSafetensors(payload);
+    tensors = file.tensors;
+    manifest = JSON.parse(file.metadata.matmoe ?? 'null') as Manifest;
+  } catch (err) {
+    throw new CheckpointError('checkpoint_malformed', `checkpoint payload unreadable: ${(err as Error).message}`);
+  }
+  if (!manifest || manifest.format !== MODEL_FORMAT) throw new CheckpointError('checkpoint_version', `unknown model format ${String(manifest?.format)}`);
+  if (manifest.versions.graph !== GRAPH_VERSION || manifest.versions.atomFeatures !== ATOM_FEATURES_VERSION) {
+    throw new CheckpointError(
+      'checkpoint_incompatible',
+      `checkpoint was trained on features ${manifest.versions.graph}/${manifest.versions.atomFeatures}; this build computes ${GRAPH_VERSION}/${ATOM_FEATURES_VERSION}`,
+    );
+  }
+  const take = (name: string): NamedTensor => {
+    const t = tensors.get(name);
+    if (!t) throw new CheckpointError('checkpoint_malformed', `checkpoint lacks tensor ${name}`);
+    return t;
+  };
+  const head: DenseLayer[] = manifest.head.map((l, i) => ({ nIn: l.nIn, nOut: l.nOut, w: take(`head.${i}.w`).data, b: take(`head.${i}.b`).data }));
+  const experts = manifest.experts.map((e, i) => {
+    const weights: StateDict = new Map();
+    for (const name of e.tensors) weights.set(name, take(`experts.${i}.${name}`));
+    const ew = { key: e.key, kind: e.kind, card: e.card, baseSha256: e.baseSha256, weights };
+    try {
+      expertKind(e.kind).validate(ew);
+    } catch (err) {
+      throw new CheckpointError('checkpoint_malformed', `expert ${e.key}: ${(err as Error).message}`);
+    }
+    return ew;
+  });
+  if (experts.length !== manifest.selected.length || manifest.gateWeights.length !== manifest.selected.length) {
+    throw new CheckpointError('checkpoint_malformed', 'selected experts, gate weights and stored experts disagree');
+  }
+  return {
+    format: MODEL_FORMAT,
+    config: manifest.config,
+    expertKeys: manifest.expertKeys,
+    gateLogits: manifest.gateLogits,
+    selected: manifest.selected,
+    gateWeights: manifest.gateWeights,
+    experts,
+    head,
+    normalizer: manifest.normalizer,
+    versions: manifest.versions,
+    metrics: manifest.metrics,
+  };
+}
