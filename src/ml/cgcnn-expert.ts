@@ -13,7 +13,7 @@ import { ChemError } from '../chem/types.js';
 import { ATOM_FEATURE_LENGTH, writeAtomFeatures } from './atom-features.js';
 import { GAUSSIANS, graphStore, storeAtoms, storeBatch, storeBatchesByAtoms, type CrystalGraph, type GraphStore } from './batching.js';
 import { atomStates, batchTensors, BN_EPS, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, meanPool } from './cgcnn.js';
-import { checkStateDict, cloneStateDict, PAPER_DIMS } from './cgcnn-weights.js';
+import { checkStateDict, cloneStateDict, PAPER_DIMS, type StateDict } from './cgcnn-weights.js';
 import { cgcnnEmbeddings, EMBEDDING_DIM } from './experts.js';
 import { dedupeGraphs, type DedupedGraphs } from './dedupe.js';
 import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from './expert-kind.js';
@@ -44,6 +44,8 @@ function storeFor(inputs: readonly MaterialInput[]): GraphStore {
 }
 
 const dedupes = new WeakMap<GraphStore, Map<string, DedupedGraphs>>();
+/** Frozen atom states per dataset, per expert weights, per number of frozen convs: shared by runs on other splits/seeds. */
+const prefixes = new WeakMap<GraphStore, WeakMap<StateDict, Map<number, Float32Array>>>();
 
 function dedupeFor(store: GraphStore, frozenConvs: number, tolerance: number): DedupedGraphs {
   let m = dedupes.get(store);
@@ -93,6 +95,8 @@ interface Assembled {
   x: T2;
   /** [E, 64 + 41] per-edge [x_j, e_ij] of frozen states (fine-tuning only). */
   u?: T2;
+  /** uᵀ, assembled alongside for training steps: the weight gradient uᵀ·dZ then needs no transpose of u. */
+  ut?: T2;
   nbrIdx?: T1;
   edgeFea?: T2;
   /** Precomputed embeddings when nothing trains. */
@@ -112,7 +116,7 @@ interface Assembled {
 
 function assembledTensors(a: Assembled): tf.Tensor[] {
   const d = a.dd;
-  return [a.segmentIds, a.counts, a.x, a.u, a.nbrIdx, a.edgeFea, a.embeddings, d?.edgeDst, d?.edgeMult, d?.edgeSlots, d?.repCount, d?.repSeg].filter(
+  return [a.segmentIds, a.counts, a.x, a.u, a.ut, a.nbrIdx, a.edgeFea, a.embeddings, d?.edgeDst, d?.edgeMult, d?.edgeSlots, d?.repCount, d?.repSeg].filter(
     (t): t is NonNullable<typeof t> => t !== undefined,
   );
 }
@@ -143,11 +147,16 @@ function dedupedConv(a: Assembled, v: ConvVars, A: number, useBatchStats: boolea
     w = tf.mul(wt, scale) as T2;
     b = tf.add(tf.mul(tf.sub(v.bias, v.rm1), scale), v.bn1b) as T1;
   }
+  const ut = a.ut;
+  const linear = ut
+    ? tf.customGrad((wIn: tf.Tensor) => ({ value: tf.matMul(u, wIn as T2), gradFunc: (dy: tf.Tensor) => tf.matMul(ut, dy as T2) }))
+    : (wIn: tf.Tensor) => tf.matMul(u, wIn as T2);
+  const zAll = tf.add(linear(w), b) as T2;
   const halves: T2[] = [];
   const means: T1[] = [];
   const vars: T1[] = [];
   for (const h of [0, 1] as const) {
-    let z = tf.add(tf.matMul(u, tf.slice(w, [0, h * A], [w.shape[0], A])), tf.slice(b, [h * A], [A])) as T2;
+    let z = tf.slice(zAll, [0, h * A], [-1, A]) as T2;
     if (useBatchStats) {
       const m = weightedMoments(z, d.edgeSlots, d.slotsTotal);
       const scale = tf.div(tf.slice(v.bn1g, [h * A], [A]), tf.sqrt(tf.add(m.variance, BN_EPS)));
@@ -299,13 +308,34 @@ class CgcnnTrainable implements TrainableExpert {
     this.store = store;
     this.clearCache();
     if (this.opts.scratch) return;
+    if (this.firstTrainable === this.nConv) {
+      this.frozenEmb = cgcnnEmbeddings(this.base.weights, graphsOf(inputs), this.opts.maxBatchAtoms);
+      return;
+    }
+    let byWeights = prefixes.get(store);
+    if (!byWeights) {
+      byWeights = new WeakMap();
+      prefixes.set(store, byWeights);
+    }
+    let byDepth = byWeights.get(this.base.weights);
+    if (!byDepth) {
+      byDepth = new Map();
+      byWeights.set(this.base.weights, byDepth);
+    }
+    let prefix = byDepth.get(this.firstTrainable);
+    if (!prefix) {
+      prefix = this.computePrefix(store);
+      byDepth.set(this.firstTrainable, prefix);
+    }
+    this.prefix = prefix;
+    if (this.convs.length === 1 && this.opts.dedupeTolerance !== null) this.dd = dedupeFor(store, this.firstTrainable, this.opts.dedupeTolerance);
+  }
+
+  /** Atom states after the frozen convs, for every atom of the dataset (inference mode, batched by atoms). */
+  private computePrefix(store: GraphStore): Float32Array {
     const all = Array.from({ length: store.nCrystals }, (_, i) => i);
     const t = cgcnnTensors(this.base.weights);
     try {
-      if (this.firstTrainable === this.nConv) {
-        this.frozenEmb = cgcnnEmbeddings(this.base.weights, graphsOf(inputs), this.opts.maxBatchAtoms);
-        return;
-      }
       const A = EMBEDDING_DIM;
       const prefix = new Float32Array(store.atomOffsets[store.nCrystals] * A);
       for (const group of storeBatchesByAtoms(store, all, this.opts.maxBatchAtoms)) {
@@ -318,15 +348,14 @@ class CgcnnTrainable implements TrainableExpert {
           disposeBatchTensors(b);
         }
       }
-      this.prefix = prefix;
-      if (this.convs.length === 1 && this.opts.dedupeTolerance !== null) this.dd = dedupeFor(store, this.firstTrainable, this.opts.dedupeTolerance);
+      return prefix;
     } finally {
       disposeCgcnnTensors(t);
     }
   }
 
   /** Builds the batch tensors in JavaScript: row-block copies out of the prepared arrays. */
-  private assemble(rows: Int32Array): Assembled {
+  private assemble(rows: Int32Array, withTranspose = false): Assembled {
     const store = this.store;
     if (!store) throw new Error(`expert ${this.key}: prepare() was not called`);
     const B = rows.length;
@@ -335,7 +364,7 @@ class CgcnnTrainable implements TrainableExpert {
       for (let i = 0; i < B; i++) e.set(this.frozenEmb.subarray(rows[i] * EMBEDDING_DIM, (rows[i] + 1) * EMBEDDING_DIM), i * EMBEDDING_DIM);
       return { nCrystals: B, segmentIds: tf.tensor1d([], 'int32'), counts: tf.zeros([0, 1]), x: tf.zeros([0, 1]), embeddings: tf.tensor2d(e, [B, EMBEDDING_DIM]) };
     }
-    if (this.dd && this.prefix) return this.assembleDeduped(rows, this.dd, this.prefix);
+    if (this.dd && this.prefix) return this.assembleDeduped(rows, this.dd, this.prefix, withTranspose);
     const M = store.maxNeighbors;
     const N = storeAtoms(store, rows);
     const E = N * M;
@@ -382,7 +411,7 @@ class CgcnnTrainable implements TrainableExpert {
     };
   }
 
-  private assembleDeduped(rows: Int32Array, dd: DedupedGraphs, prefix: Float32Array): Assembled {
+  private assembleDeduped(rows: Int32Array, dd: DedupedGraphs, prefix: Float32Array, withTranspose: boolean): Assembled {
     const store = this.store!;
     const A = EMBEDDING_DIM;
     const B = rows.length;
@@ -428,12 +457,21 @@ class CgcnnTrainable implements TrainableExpert {
         }
       }
     }
+    let ut: Float32Array | null = null;
+    if (withTranspose) {
+      ut = new Float32Array(E * UC);
+      for (let e2 = 0; e2 < E; e2++) {
+        const row = e2 * UC;
+        for (let c = 0; c < UC; c++) ut[c * E + e2] = u[row + c];
+      }
+    }
     return {
       nCrystals: B,
       segmentIds: tf.tensor1d([], 'int32'),
       counts: tf.tensor2d(counts, [B, 1]),
       x: tf.tensor2d(x, [R, A]),
       u: tf.tensor2d(u, [E, UC]),
+      ut: ut ? tf.tensor2d(ut, [UC, E]) : undefined,
       dd: {
         edgeDst: tf.tensor1d(edgeDst, 'int32'),
         edgeMult: tf.tensor2d(edgeMult, [E, 1]),
@@ -458,7 +496,7 @@ class CgcnnTrainable implements TrainableExpert {
         this.cache.set(ref.cacheKey, a);
       }
     } else {
-      a = this.assemble(ref.rows);
+      a = this.assemble(ref.rows, training);
       owned = true;
     }
     try {

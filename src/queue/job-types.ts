@@ -1,3 +1,5 @@
+import type { Pool } from '../db/pool.js';
+
 /** What a job implementation gets from the worker. */
 export interface JobContext<P> {
   jobId: string;
@@ -8,12 +10,23 @@ export interface JobContext<P> {
   /** Persists progress (Postgres row and BullMQ progress event); throws AbortError if the job was cancelled. */
   reportProgress(progress: Record<string, unknown>): Promise<void>;
   backend: string;
+  pool: Pool;
+}
+
+/** A job refused before it is queued: what it refers to is missing, conflicts, or cannot work. */
+export class JobRejected extends Error {
+  constructor(readonly reason: 'not_found' | 'conflict' | 'invalid', readonly code: string, message: string) {
+    super(message);
+    this.name = 'JobRejected';
+  }
 }
 
 export interface JobDefinition<P = Record<string, unknown>> {
   type: string;
   /** Validates and normalises a payload; throws a plain Error with a user-facing message when it is unusable. */
   parsePayload(raw: unknown): P;
+  /** Checks the payload against the database before queueing (throws JobRejected) and may normalise it further. */
+  admit?(payload: P, deps: { pool: Pool }): Promise<P>;
   run(ctx: JobContext<P>): Promise<Record<string, unknown>>;
 }
 

@@ -1,4 +1,5 @@
 import type { JobDefinition } from './job-types.js';
+import { fineTuneJob } from './jobs/fine-tune.js';
 import { selftestJob } from './jobs/selftest.js';
 
 const definitions = new Map<string, JobDefinition<never>>();
@@ -15,4 +16,5 @@ export function jobTypes(): string[] {
   return [...definitions.keys()];
 }
 
+registerJobType(fineTuneJob);
 registerJobType(selftestJob);

@@ -46,6 +46,7 @@ export function startTrainingWorker(opts: {
         payload,
         signal: controller.signal,
         backend: opts.backend,
+        pool,
         async reportProgress(progress) {
           if (controller.signal.aborted) throw controller.signal.reason;
           await setJobProgress(pool, id, progress);

@@ -23,6 +23,7 @@ export default fp(async (app) => {
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'jobs', description: 'Background jobs run by the training workers' },
         { name: 'experts', description: 'Pre-trained expert models' },
+        { name: 'models', description: 'Trained mixtures: model cards, plots and predictions' },
         { name: 'datasets', description: 'Immutable user datasets and their train/validation/test splits' },
       ],
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'one of the keys in API_KEYS' } } },

@@ -3,7 +3,10 @@ import { Type } from 'typebox';
 import { cancelJob, getJob, getJobByIdempotencyKey, type JobRow } from '../../../db/jobs.js';
 import { HttpProblem, problems } from '../../../http/problem.js';
 import { enqueueJob } from '../../../queue/queues.js';
+import { JobRejected } from '../../../queue/job-types.js';
 import { jobDefinition } from '../../../queue/registry.js';
+
+const REJECTION_STATUS = { not_found: 404, conflict: 409, invalid: 422 } as const;
 import { CreateJobBody, JobIdParams, JobResponse } from './schema.js';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -26,11 +29,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: app.requireApiKey,
     schema: {
       tags: ['jobs'],
-      summary: 'Queue a job for the training workers',
+      summary: 'Queue a job for the training workers (202 with Location; progress at /v1/jobs/{id} and /v1/jobs/{id}/events)',
       security: [{ apiKey: [] }],
       headers: IdempotencyHeaders,
       body: CreateJobBody,
-      response: { 200: JobResponse, 202: JobResponse, ...problems(400, 401, 422) },
+      response: { 200: JobResponse, 202: JobResponse, ...problems(400, 401, 404, 409, 422) },
     },
   }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
@@ -41,15 +44,23 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const { type, ...rest } = request.body;
     const def = jobDefinition(type);
     if (!def) throw new HttpProblem(422, 'unknown_job_type', `there is no job type "${type}"`);
-    let payload: Record<string, unknown>;
+    let payload: unknown;
     try {
-      payload = def.parsePayload(rest) as Record<string, unknown>;
+      payload = def.parsePayload(rest);
     } catch (err) {
       throw new HttpProblem(422, 'invalid_job', (err as Error).message);
     }
+    if (def.admit) {
+      try {
+        payload = await def.admit(payload, { pool: app.pg });
+      } catch (err) {
+        if (err instanceof JobRejected) throw new HttpProblem(REJECTION_STATUS[err.reason], err.code, err.message);
+        throw err;
+      }
+    }
     let job: JobRow;
     try {
-      job = await enqueueJob(app.pg, app.trainingQueue, type, payload, { idempotencyKey: key });
+      job = await enqueueJob(app.pg, app.trainingQueue, type, payload as Record<string, unknown>, { idempotencyKey: key });
     } catch (err) {
       // Two identical requests racing on the same Idempotency-Key: the loser returns the winner's job.
       if ((err as { code?: string }).code === '23505' && key) {

@@ -4,12 +4,25 @@ export const JobIdParams = Type.Object({ id: Type.String({ format: 'uuid', descr
 
 export const CreateJobBody = Type.Object(
   {
-    type: Type.Literal('selftest', { description: 'job type; `selftest` walks timed steps through the queue and a worker' }),
-    steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-    stepMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000 })),
-    failAttempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'fail the first N attempts (exercises retries)' })),
+    type: Type.Enum(['fine-tune', 'selftest'], { description: '`fine-tune` trains a mixture on a dataset split; `selftest` walks timed steps through the queue and a worker' }),
+    dataset: Type.Optional(Type.String({ format: 'uuid', description: 'fine-tune: dataset id' })),
+    split: Type.Optional(Type.String({ format: 'uuid', description: 'fine-tune: split id of that dataset' })),
+    experts: Type.Optional(Type.Union([Type.Literal('all'), Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 100 })], { description: 'fine-tune: expert keys, or "all" (default) for every expert the dataset can feed' })),
+    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$', description: 'fine-tune: name of the model to create (unique)' })),
+    mode: Type.Optional(Type.Enum(['mixture', 'pairwise', 'scratch'], { description: 'fine-tune: mixture of experts (default), one fixed expert, or CGCNN from scratch' })),
+    k: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'fine-tune: experts mixed (top-k of the gate; paper: 2)' })),
+    epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, description: 'fine-tune: at most this many epochs (paper: 1000)' })),
+    patience: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000, description: 'fine-tune: stop after this many epochs without a better validation MAE (paper: 500)' })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })),
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'fine-tune: crystals per step (paper: 250)' })),
+    steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'selftest: number of steps' })),
+    stepMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000, description: 'selftest: milliseconds per step' })),
+    failAttempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'selftest: fail the first N attempts (exercises retries)' })),
   },
-  { additionalProperties: false, examples: [{ type: 'selftest', steps: 5, stepMs: 100 }] },
+  {
+    additionalProperties: false,
+    examples: [{ type: 'fine-tune', dataset: '5d0c6b2a-1f3e-4a7b-9c8d-0e1f2a3b4c5d', split: '7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b', experts: 'all', k: 2, epochs: 300, patience: 100, name: 'my-2d-gaps' }],
+  },
 );
 export type CreateJobBody = Static<typeof CreateJobBody>;
 

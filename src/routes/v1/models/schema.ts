@@ -1,0 +1,88 @@
+import { Type } from 'typebox';
+import { MaterialInputSchema } from '../../../http/inputs.js';
+
+export const ModelRef = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100, description: 'model id (uuid) or name, e.g. expt_bandgap' }) });
+
+export const ModelListQuery = Type.Object({
+  property: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'only models of this property' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+});
+
+const ExpertWeight = Type.Object({ key: Type.String(), kind: Type.String(), weight: Type.Number() });
+
+const CARD_EXAMPLE = {
+  id: '9b2f0c1e-3d4a-4b5c-8d6e-7f8091a2b3c4', name: 'expt_bandgap', property: 'experimental band gap', unit: 'eV', shipped: true,
+  inputKinds: ['formula', 'structure', 'cif', 'poscar'], experts: [{ key: 'comp_mp_gap', kind: 'composition', weight: 0.93 }, { key: 'comp_jarvis3d_optb88vdw_gap', kind: 'composition', weight: 0.07 }],
+  metrics: { valMae: 0.35, testMae: 0.36, members: 5 }, config: { mode: 'mixture', k: 2 }, checksum: 'a'.repeat(64), version: 1,
+  datasetId: null, splitId: null, jobId: null, createdAt: '2026-11-24T10:00:00.000Z',
+  links: { self: '/v1/models/expt_bandgap', predict: '/v1/models/expt_bandgap/predict', parity: '/v1/models/expt_bandgap/parity.svg', gates: '/v1/models/expt_bandgap/gates.svg' },
+};
+
+export const ModelCard = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    name: Type.String(),
+    property: Type.String(),
+    unit: Type.String(),
+    shipped: Type.Boolean({ description: 'trained by `npm run zoo:tasks` and shipped with the service' }),
+    inputKinds: Type.Array(Type.String(), { description: 'input kinds the model accepts' }),
+    experts: Type.Array(ExpertWeight, { description: 'experts used, with their learned gate weights (averaged over ensemble members)' }),
+    metrics: Type.Record(Type.String(), Type.Unknown(), { description: 'validation/test MAE in the model unit, best epoch, training time, backend, ensemble members' }),
+    config: Type.Record(Type.String(), Type.Unknown()),
+    checksum: Type.String(),
+    version: Type.Integer(),
+    datasetId: Type.Union([Type.String(), Type.Null()]),
+    splitId: Type.Union([Type.String(), Type.Null()]),
+    jobId: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+    links: Type.Object({ self: Type.String(), predict: Type.String(), parity: Type.String(), gates: Type.String() }),
+  },
+  { examples: [CARD_EXAMPLE] },
+);
+
+export const ModelList = Type.Object({ items: Type.Array(ModelCard), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() });
+
+const PREDICTION_EXAMPLE = {
+  model: 'expt_bandgap', property: 'experimental band gap', unit: 'eV',
+  predictions: [{
+    value: 1.38, unit: 'eV', uncertainty: 0.11, uncertaintyMethod: 'ensemble-std', formula: 'GaAs', composition: { Ga: 0.5, As: 0.5 },
+    experts: [{ key: 'comp_mp_gap', weight: 0.93 }, { key: 'comp_jarvis3d_optb88vdw_gap', weight: 0.07 }], warnings: [],
+  }],
+};
+
+export const PredictionsResponse = Type.Object(
+  {
+    model: Type.String(),
+    property: Type.String(),
+    unit: Type.String(),
+    predictions: Type.Array(Type.Object({
+      value: Type.Number(),
+      unit: Type.String(),
+      uncertainty: Type.Union([Type.Number(), Type.Null()], { description: 'standard deviation over the ensemble members (shipped models: the 5 paper splits); for a single model, its test MAE' }),
+      uncertaintyMethod: Type.Enum(['ensemble-std', 'test-mae', 'none']),
+      formula: Type.String({ description: 'reduced formula' }),
+      composition: Type.Record(Type.String(), Type.Number(), { description: 'atomic fractions' }),
+      experts: Type.Array(Type.Object({ key: Type.String(), weight: Type.Number() })),
+      warnings: Type.Array(Type.String()),
+    })),
+  },
+  { examples: [PREDICTION_EXAMPLE] },
+);
+
+const INPUTS_EXAMPLE = { inputs: [{ formula: 'GaAs' }, { formula: 'Fe2O3' }] };
+
+export const ModelPredictBody = Type.Object(
+  { inputs: Type.Array(MaterialInputSchema, { minItems: 1, maxItems: 1000 }) },
+  { additionalProperties: false, examples: [INPUTS_EXAMPLE] },
+);
+
+export const PredictBody = Type.Object(
+  {
+    model: Type.String({ minLength: 1, maxLength: 100, description: 'model id or name (GET /v1/models)' }),
+    inputs: Type.Array(MaterialInputSchema, { minItems: 1, maxItems: 1000 }),
+  },
+  { additionalProperties: false, examples: [{ model: 'expt_bandgap', ...INPUTS_EXAMPLE }] },
+);
+
+export const SvgResponse = Type.String({ description: 'image/svg+xml' });

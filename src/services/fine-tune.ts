@@ -1,0 +1,137 @@
+import { resolveInput, type MaterialInput as UserInput } from '../chem/input.js';
+import { getDataset, getDatasetRows } from '../db/datasets.js';
+import { completeJob } from '../db/jobs.js';
+import { insertModel, type ModelRecord } from '../db/models.js';
+import { withTransaction, type Pool } from '../db/pool.js';
+import { getSplit } from '../db/splits.js';
+import { getExpert, getExpertWeights, listExperts } from '../db/experts.js';
+import { crystalGraph } from '../ml/batching.js';
+import { checkStateDict } from '../ml/cgcnn-weights.js';
+import { serializeEnsemble, modelSha256 } from '../ml/ensemble.js';
+import { cardDims, type ExpertBundle, type ExpertCard } from '../ml/experts.js';
+import type { MaterialInput } from '../ml/expert-kind.js';
+import { predictMixture } from '../ml/mixture.js';
+import { parseSafetensors } from '../ml/safetensors.js';
+import { trainMixture, type EpochProgress } from '../ml/train.js';
+import { JobRejected } from '../queue/job-types.js';
+import { ensembleGate, modelNeedsStructure } from './models.js';
+
+export interface FineTunePayload {
+  dataset: string;
+  split: string;
+  /** Expert keys, or 'all' for every shipped expert the dataset's inputs can feed. */
+  experts: string[] | 'all';
+  name: string;
+  mode: 'mixture' | 'pairwise' | 'scratch';
+  k: number;
+  epochs: number;
+  patience: number;
+  seed: number;
+  batchSize: number;
+}
+
+/** Experts from Postgres (the source of truth), checked against their stored sha256 by the safetensors parser's shapes. */
+export async function loadExpertBundles(pool: Pool, keys: readonly string[]): Promise<ExpertBundle[]> {
+  return Promise.all(keys.map(async (key) => {
+    const [record, blob] = await Promise.all([getExpert(pool, key), getExpertWeights(pool, key)]);
+    if (!record || !blob) throw new Error(`expert ${key} is not in the database`);
+    if (record.kind !== 'cgcnn') throw new Error(`expert ${key} is of kind ${record.kind}, which fine-tuning does not support yet`);
+    const card = record.card as unknown as ExpertCard;
+    const { tensors } = parseSafetensors(new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength));
+    checkStateDict(tensors, cardDims(card));
+    return { card, weights: tensors, sha256: blob.sha256, path: `postgres:experts/${key}` };
+  }));
+}
+
+/** Expert kinds the trainer can fine-tune. */
+const TRAINABLE_KINDS = new Set(['cgcnn']);
+
+/** Resolves which experts a fine-tune may use; every one must be able to read the dataset's inputs. */
+export async function resolveFineTuneExperts(pool: Pool, requested: string[] | 'all', datasetKinds: readonly string[]): Promise<string[]> {
+  const all = await listExperts(pool);
+  const structureOnly = datasetKinds.every((k) => k !== 'formula');
+  if (requested === 'all') {
+    const usable = all.filter((e) => TRAINABLE_KINDS.has(e.kind) && (e.kind !== 'cgcnn' || structureOnly));
+    if (usable.length === 0) {
+      throw new JobRejected('invalid', 'no_usable_expert', 'no expert can read this dataset: the crystal-graph experts need a structure (structure, cif or poscar) for every row, and this dataset has formula rows');
+    }
+    return usable.map((e) => e.key);
+  }
+  for (const key of requested) {
+    const e = all.find((x) => x.key === key);
+    if (!e) throw new JobRejected('not_found', 'expert_not_found', `there is no expert "${key}"; GET /v1/experts lists them`);
+    if (!TRAINABLE_KINDS.has(e.kind)) throw new JobRejected('invalid', 'expert_not_trainable', `expert "${key}" is of kind ${e.kind}, which fine-tuning does not support yet`);
+    if (e.kind === 'cgcnn' && !structureOnly) throw new JobRejected('invalid', 'structure_required', `expert "${key}" reads crystal structures, but the dataset has formula-only rows`);
+  }
+  if (new Set(requested).size !== requested.length) throw new JobRejected('invalid', 'expert_repeated', 'an expert is listed twice');
+  return requested;
+}
+
+/**
+ * Trains a mixture on a stored dataset and split, then writes the model and completes the job in one transaction.
+ * Progress is reported once per epoch at most every 250 ms (and for the last epoch).
+ */
+export async function runFineTune(opts: {
+  pool: Pool;
+  jobId: string;
+  payload: FineTunePayload;
+  backend: string;
+  signal: AbortSignal;
+  report(progress: Record<string, unknown>): Promise<void>;
+}): Promise<Record<string, unknown>> {
+  const { pool, payload } = opts;
+  const dataset = await getDataset(pool, payload.dataset);
+  if (!dataset) throw new Error(`dataset ${payload.dataset} no longer exists`);
+  const split = await getSplit(pool, payload.dataset, payload.split);
+  if (!split) throw new Error(`split ${payload.split} of dataset ${payload.dataset} no longer exists`);
+  const rows = await getDatasetRows(pool, payload.dataset);
+  const keys = await resolveFineTuneExperts(pool, payload.experts, dataset.inputKinds);
+  const bundles = await loadExpertBundles(pool, keys);
+  const needsStructure = bundles.some((b) => b.card.architecture.type === 'cgcnn');
+
+  await opts.report({ stage: 'preparing', rows: rows.length, experts: keys.length });
+  const inputs: MaterialInput[] = rows.map((r) => {
+    const resolved = resolveInput(r.input as UserInput);
+    return needsStructure && resolved.structure ? { formula: resolved.formula, graph: crystalGraph(resolved.structure) } : { formula: resolved.formula };
+  });
+  const targets = Float64Array.from(rows, (r) => r.target);
+
+  let lastReport = 0;
+  const result = await trainMixture(
+    { inputs, targets, split: { train: split.train, val: split.val, test: split.test } },
+    { mode: payload.mode, experts: keys, k: Math.min(payload.k, keys.length), epochs: payload.epochs, patience: payload.patience, seed: payload.seed, batchSize: payload.batchSize },
+    {
+      experts: bundles,
+      signal: opts.signal,
+      async onEpoch(p: EpochProgress) {
+        const now = Date.now();
+        if (now - lastReport < 250 && p.epoch < p.epochs) return;
+        lastReport = now;
+        await opts.report({ stage: 'training', epoch: p.epoch, epochs: p.epochs, trainLoss: p.trainLoss, valMae: p.valMae, bestValMae: p.bestValMae, bestEpoch: p.bestEpoch, gate: p.gate, seconds: p.seconds });
+      },
+    },
+  );
+
+  const testRows = split.test;
+  const testPred = testRows.length > 0 ? predictMixture(result.model, testRows.map((i) => inputs[i])) : new Float32Array();
+  const trainingElements = [...new Set(split.train.flatMap((i) => Object.keys(resolveInput(rows[i].input as UserInput).composition)))].sort();
+  const weights = serializeEnsemble([result.model]);
+  const members = [result.model];
+  const metrics = {
+    trainMae: result.trainMae, valMae: result.valMae, testMae: result.testMae, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun,
+    stoppedEarly: result.stoppedEarly, prepareSeconds: result.prepareSeconds, trainSeconds: result.trainSeconds, backend: opts.backend, members: 1,
+    parity: { targets: testRows.map((i) => rows[i].target), predictions: Array.from(testPred) },
+    trainingElements,
+  };
+  const model: ModelRecord = await withTransaction(pool, async (client) => {
+    const m = await insertModel(client, {
+      name: payload.name, property: dataset.property, unit: dataset.unit, datasetId: dataset.id, splitId: split.id, jobId: opts.jobId,
+      inputKinds: modelNeedsStructure(members) ? ['structure', 'cif', 'poscar'] : ['formula', 'structure', 'cif', 'poscar'],
+      config: result.model.config as unknown as Record<string, unknown>, experts: ensembleGate(members), metrics,
+      weights, checksum: modelSha256(weights), shipped: false,
+    });
+    await completeJob(client, opts.jobId, { model: m.id, name: m.name, valMae: result.valMae, testMae: result.testMae, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun });
+    return m;
+  });
+  return { model: model.id, name: model.name, valMae: result.valMae, testMae: result.testMae, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun };
+}

@@ -1,0 +1,141 @@
+import { resolveInput, type MaterialInput as UserInput, type ResolvedInput } from '../chem/input.js';
+import { ChemError, type Composition } from '../chem/types.js';
+import { getModel, getModelVersion, getModelWeights, type ModelRecord } from '../db/models.js';
+import type { Pool } from '../db/pool.js';
+import { crystalGraph } from '../ml/batching.js';
+import { loadEnsemble } from '../ml/ensemble.js';
+import type { MaterialInput } from '../ml/expert-kind.js';
+import { predictMixture, type MixtureModel } from '../ml/mixture.js';
+import { InvalidInputsError, type InputProblem } from './experts.js';
+
+/** Expert kinds that read a crystal structure; every other kind reads the composition. */
+const STRUCTURE_KINDS = new Set(['cgcnn']);
+
+export interface LoadedModel {
+  record: ModelRecord;
+  members: MixtureModel[];
+  needsStructure: boolean;
+  trainingElements: Set<string> | null;
+}
+
+export interface MaterialPrediction {
+  value: number;
+  unit: string;
+  uncertainty: number | null;
+  uncertaintyMethod: 'ensemble-std' | 'test-mae' | 'none';
+  formula: string;
+  composition: Composition;
+  experts: { key: string; weight: number }[];
+  warnings: string[];
+}
+
+export function modelNeedsStructure(members: readonly MixtureModel[]): boolean {
+  return members.some((m) => m.experts.some((e) => STRUCTURE_KINDS.has(e.kind)));
+}
+
+/** Gate weights averaged over the ensemble members (an expert a member did not select counts 0 for it). */
+export function ensembleGate(members: readonly MixtureModel[]): { key: string; kind: string; weight: number }[] {
+  const acc = new Map<string, { kind: string; weight: number }>();
+  for (const m of members) {
+    m.experts.forEach((e, s) => {
+      const cur = acc.get(e.key) ?? { kind: e.kind, weight: 0 };
+      cur.weight += m.gateWeights[s] / members.length;
+      acc.set(e.key, cur);
+    });
+  }
+  return [...acc.entries()].map(([key, v]) => ({ key, kind: v.kind, weight: v.weight })).sort((a, b) => b.weight - a.weight);
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Trained models, loaded from Postgres on first use and kept while their checksum is unchanged (a retrained shipped
+ * model is picked up on the next request). Predictions run in chunks, yielding between them, so one large batch
+ * does not hold up other requests.
+ */
+export class ModelService {
+  private readonly cache = new Map<string, LoadedModel>();
+  private readonly loading = new Map<string, Promise<LoadedModel>>();
+
+  constructor(private readonly pool: Pool, private readonly chunkSize = 64) {}
+
+  /** undefined when no model has that id or name. */
+  async resolve(idOrName: string): Promise<LoadedModel | undefined> {
+    const v = await getModelVersion(this.pool, idOrName);
+    if (!v) return undefined;
+    const cached = this.cache.get(v.id);
+    if (cached && cached.record.checksum === v.checksum) return cached;
+    const key = `${v.id}:${v.checksum}`;
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = this.load(v.id).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async load(id: string): Promise<LoadedModel> {
+    const [record, blob] = await Promise.all([getModel(this.pool, id), getModelWeights(this.pool, id)]);
+    if (!record || !blob) throw new Error(`model ${id} vanished while loading`);
+    const members = loadEnsemble(new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength));
+    const elements = record.metrics.trainingElements;
+    const loaded: LoadedModel = {
+      record,
+      members,
+      needsStructure: modelNeedsStructure(members),
+      trainingElements: Array.isArray(elements) ? new Set(elements as string[]) : null,
+    };
+    this.cache.set(id, loaded);
+    return loaded;
+  }
+
+  /** Checks every input first (all problems reported together), then predicts in input order. */
+  async predict(model: LoadedModel, inputs: readonly UserInput[]): Promise<MaterialPrediction[]> {
+    const problems: InputProblem[] = [];
+    const resolved: ResolvedInput[] = [];
+    const mlInputs: MaterialInput[] = [];
+    inputs.forEach((input, index) => {
+      try {
+        const r = resolveInput(input);
+        if (model.needsStructure && !r.structure) {
+          throw new ChemError('structure_required', `model "${model.record.name}" mixes crystal-structure experts and needs a structure: send "structure" (pymatgen JSON), "cif" or "poscar" instead of "formula"`);
+        }
+        mlInputs.push({ formula: r.formula, ...(model.needsStructure && r.structure ? { graph: crystalGraph(r.structure) } : {}) });
+        resolved.push(r);
+      } catch (err) {
+        if (!(err instanceof ChemError)) throw err;
+        problems.push({ index, code: err.code, message: err.message });
+      }
+    });
+    if (problems.length > 0) throw new InvalidInputsError(problems);
+
+    const perMember: Float32Array[] = model.members.map(() => new Float32Array(mlInputs.length));
+    for (let start = 0; start < mlInputs.length; start += this.chunkSize) {
+      const chunk = mlInputs.slice(start, start + this.chunkSize);
+      model.members.forEach((m, j) => perMember[j].set(predictMixture(m, chunk), start));
+      if (start + this.chunkSize < mlInputs.length) await yieldToEventLoop();
+    }
+
+    const gate = ensembleGate(model.members).map(({ key, weight }) => ({ key, weight }));
+    const testMae = typeof model.record.metrics.testMae === 'number' ? model.record.metrics.testMae : null;
+    return resolved.map((r, i) => {
+      const values = perMember.map((p) => p[i]);
+      const mean = values.reduce((a, b) => a + b, 0) / values.length;
+      let uncertainty: number | null = null;
+      let uncertaintyMethod: MaterialPrediction['uncertaintyMethod'] = 'none';
+      if (values.length > 1) {
+        uncertainty = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
+        uncertaintyMethod = 'ensemble-std';
+      } else if (testMae !== null) {
+        uncertainty = testMae;
+        uncertaintyMethod = 'test-mae';
+      }
+      const warnings = [...r.warnings];
+      if (model.trainingElements) {
+        const unseen = Object.keys(r.composition).filter((el) => !model.trainingElements!.has(el));
+        if (unseen.length > 0) warnings.push(`${unseen.join(', ')} never appeared in this model's training data; treat the value with caution`);
+      }
+      return { value: mean, unit: model.record.unit, uncertainty, uncertaintyMethod, formula: r.formula, composition: r.composition, experts: gate, warnings };
+    });
+  }
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { XMLValidator } from 'fast-xml-parser';
+import { readTaskRows } from '../../src/ml/tasks.js';
+import { auth, build } from '../helper.js';
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('end to end: upload a real dataset, split it, fine-tune through the queue and a worker process, predict, cancel', async (t) => {
+  const app = await build(t);
+  let out = '';
+  const worker: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    env: { ...process.env, DATABASE_URL: app.config.databaseUrl, REDIS_URL: app.config.redisUrl, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn', TFJS_BACKEND: 'wasm' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  worker.stdout?.on('data', (d) => { out += d; });
+  worker.stderr?.on('data', (d) => { out += d; });
+  t.after(async () => {
+    if (worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await once(worker, 'exit');
+    }
+  });
+
+  // 48 real 2D crystals with their optB88vdW band gaps.
+  const rows = readTaskRows('jarvis_2d_gap_opt').slice(0, 48).map((r) => ({ structure: r.structure, target: r.target }));
+  const upload = await app.inject({ method: 'POST', url: '/v1/datasets', headers: auth, payload: { name: '2d-gaps-sample', property: '2D band gap (optB88vdW)', unit: 'eV', rows } });
+  assert.equal(upload.statusCode, 201, upload.body);
+  const dataset = upload.json();
+  const splitRes = await app.inject({ method: 'POST', url: `/v1/datasets/${dataset.id}/splits`, headers: auth, payload: { method: 'random', seed: 1 } });
+  assert.equal(splitRes.statusCode, 201, splitRes.body);
+  const split = splitRes.json();
+
+  const bad = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'fine-tune', dataset: dataset.id, split: split.id, name: 'x', experts: ['no_such_expert'] } });
+  assert.equal(bad.statusCode, 404);
+  assert.equal(bad.json().code, 'expert_not_found');
+  const noName = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'fine-tune', dataset: dataset.id, split: split.id } });
+  assert.equal(noName.statusCode, 422);
+
+  const created = await app.inject({
+    method: 'POST', url: '/v1/jobs', headers: auth,
+    payload: { type: 'fine-tune', dataset: dataset.id, split: split.id, name: 'gaps-e2e', experts: ['mp_bandgap', 'jarvis_bandgap', 'mp_eform'], k: 2, epochs: 4, patience: 4 },
+  });
+  assert.equal(created.statusCode, 202, created.body);
+  assert.equal(created.headers.location, `/v1/jobs/${created.json().id}`);
+  const job = await until('the fine-tune job to finish', async () => {
+    const j = (await app.inject(`/v1/jobs/${created.json().id}`)).json();
+    return ['completed', 'failed'].includes(j.state) ? j : undefined;
+  });
+  assert.equal(job.state, 'completed', `${JSON.stringify(job)}\n${out}`);
+  assert.equal(job.backend, 'wasm');
+  assert.equal(job.progress.epoch, 4);
+  assert.equal(job.progress.gate.length, 2);
+
+  const modelRes = await app.inject(`/v1/models/${job.result.model}`);
+  assert.equal(modelRes.statusCode, 200);
+  const model = modelRes.json();
+  assert.equal(model.name, 'gaps-e2e');
+  assert.equal(model.datasetId, dataset.id);
+  assert.equal(model.splitId, split.id);
+  assert.equal(model.experts.length, 2);
+  assert.ok(Math.abs(model.experts.reduce((a: number, e: { weight: number }) => a + e.weight, 0) - 1) < 1e-6);
+  assert.ok(Number.isFinite(model.metrics.valMae) && Number.isFinite(model.metrics.testMae));
+  assert.match(model.checksum, /^[0-9a-f]{64}$/);
+  assert.deepEqual(model.inputKinds, ['structure', 'cif', 'poscar']);
+
+  for (const plot of ['parity.svg', 'gates.svg']) {
+    const svg = await app.inject(`/v1/models/gaps-e2e/${plot}`);
+    assert.equal(svg.statusCode, 200);
+    assert.match(svg.headers['content-type'] as string, /^image\/svg\+xml/);
+    assert.equal(XMLValidator.validate(svg.body), true, `${plot} is well-formed XML`);
+    assert.match(svg.body, /^<svg /);
+  }
+
+  const predict = await app.inject({ method: 'POST', url: '/v1/predict', payload: { model: 'gaps-e2e', inputs: rows.slice(0, 3).map((r) => ({ structure: r.structure })) } });
+  assert.equal(predict.statusCode, 200, predict.body);
+  const preds = predict.json().predictions;
+  assert.equal(preds.length, 3);
+  for (const p of preds) {
+    assert.ok(Number.isFinite(p.value));
+    assert.equal(p.unit, 'eV');
+    assert.equal(p.uncertaintyMethod, 'test-mae');
+    assert.equal(p.experts.length, 2);
+  }
+  const same = await app.inject({ method: 'POST', url: `/v1/models/${model.id}/predict`, payload: { inputs: [{ structure: rows[0].structure }] } });
+  assert.equal(same.json().predictions[0].value, preds[0].value);
+
+  const formula = await app.inject({ method: 'POST', url: '/v1/predict', payload: { model: 'gaps-e2e', inputs: [{ formula: 'MoS2' }] } });
+  assert.equal(formula.statusCode, 422);
+  assert.equal(formula.json().errors[0].code, 'structure_required');
+  assert.match(formula.json().errors[0].message, /send "structure"/);
+
+  const list = await app.inject('/v1/models?limit=1');
+  assert.equal(list.json().total >= 1, true);
+  assert.equal(list.json().items.length, 1);
+
+  // A second job is cancelled while it runs and leaves no model behind.
+  const second = await app.inject({
+    method: 'POST', url: '/v1/jobs', headers: auth,
+    payload: { type: 'fine-tune', dataset: dataset.id, split: split.id, name: 'gaps-cancelled', experts: 'all', k: 2, epochs: 2000, patience: 2000 },
+  });
+  assert.equal(second.statusCode, 202, second.body);
+  await until('the second job to train', async () => {
+    const j = (await app.inject(`/v1/jobs/${second.json().id}`)).json();
+    return j.state === 'active' && j.progress?.stage === 'training' ? j : undefined;
+  });
+  const cancel = await app.inject({ method: 'DELETE', url: `/v1/jobs/${second.json().id}`, headers: auth });
+  assert.equal(cancel.statusCode, 200);
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = (await app.inject(`/v1/jobs/${second.json().id}`)).json();
+  assert.equal(after.state, 'cancelled');
+  assert.equal((await app.inject('/v1/models/gaps-cancelled')).statusCode, 404);
+
+  // The dataset is in use by the model and cannot be deleted.
+  const del = await app.inject({ method: 'DELETE', url: `/v1/datasets/${dataset.id}`, headers: auth });
+  assert.equal(del.statusCode, 409);
+});
