@@ -4,6 +4,11 @@
  * variables; PyTorch keeps one per parameter, and in 1.9 `zero_grad()` leaves a zero gradient (not None) on a
  * parameter once it has had one, so a parameter keeps moving on its momentum after it leaves the graph
  * (an expert that drops out of the top k). Both behaviours are reproduced.
+ *
+ * A parameter idle for more than `exactIdleSteps` steps (default 150) is no longer moved: its remaining motion is
+ * below lr · 0.9^150 / 0.999^75 ≈ 1.5e-7·lr per step; its moments are decayed in closed form (m·β1^s, v·β2^s)
+ * and its step count advanced when it next gets a gradient. This keeps a mixture of 18 experts from paying an
+ * optimiser update for every expert that was ever selected.
  */
 import { tf } from './tf.js';
 
@@ -11,12 +16,17 @@ export interface AdamOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  exactIdleSteps?: number;
 }
 
 interface Slot {
   m: tf.Variable;
   v: tf.Variable;
   step: number;
+  /** Consecutive steps without a gradient. */
+  idle: number;
+  /** Steps skipped (not yet applied to m, v, step). */
+  lazy: number;
 }
 
 export interface ParamGroup {
@@ -29,6 +39,7 @@ export class Adam {
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly eps: number;
+  private readonly exactIdleSteps: number;
 
   constructor(
     readonly groups: ParamGroup[],
@@ -37,6 +48,7 @@ export class Adam {
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
+    this.exactIdleSteps = opts.exactIdleSteps ?? 150;
   }
 
   /** One update. `grads` holds the gradients of this step; `lrScale` multiplies every group's base lr (the schedule). */
@@ -48,8 +60,27 @@ export class Adam {
         let slot = this.slots.get(p);
         if (!g && !slot) continue; // never had a gradient: PyTorch skips it (grad is None)
         if (!slot) {
-          slot = { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false), step: 0 };
+          slot = { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false), step: 0, idle: 0, lazy: 0 };
           this.slots.set(p, slot);
+        }
+        if (!g) {
+          slot.idle++;
+          if (slot.idle > this.exactIdleSteps) {
+            slot.lazy++;
+            continue;
+          }
+        } else {
+          slot.idle = 0;
+          if (slot.lazy > 0) {
+            const k = slot.lazy;
+            const sl = slot;
+            tf.tidy(() => {
+              sl.m.assign(tf.mul(sl.m, this.beta1 ** k));
+              sl.v.assign(tf.mul(sl.v, this.beta2 ** k));
+            });
+            slot.step += k;
+            slot.lazy = 0;
+          }
         }
         slot.step++;
         const s = slot;

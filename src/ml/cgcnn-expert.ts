@@ -149,7 +149,11 @@ function dedupedConv(a: Assembled, v: ConvVars, A: number, useBatchStats: boolea
   }
   const ut = a.ut;
   const linear = ut
-    ? tf.customGrad((wIn: tf.Tensor) => ({ value: tf.matMul(u, wIn as T2), gradFunc: (dy: tf.Tensor) => tf.matMul(ut, dy as T2) }))
+    ? tf.customGrad(((wIn: tf.Tensor, save: tf.GradSaveFunc) => {
+        // The forward scope is freed before backprop: what the gradient reads must go through save().
+        save([ut]);
+        return { value: tf.matMul(u, wIn as T2), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(saved[0] as T2, dy as T2) };
+      }) as unknown as Parameters<typeof tf.customGrad>[0])
     : (wIn: tf.Tensor) => tf.matMul(u, wIn as T2);
   const zAll = tf.add(linear(w), b) as T2;
   const halves: T2[] = [];
@@ -484,26 +488,19 @@ class CgcnnTrainable implements TrainableExpert {
     };
   }
 
+  /**
+   * Must run inside a tf.tidy or tf.variableGrads scope: the batch tensors assembled here are left to that scope,
+   * because the backward pass of a training step still reads them after this returns.
+   */
   embed(ref: RowsRef, training: boolean): T2 {
-    let a: Assembled;
-    let owned = false;
-    if (ref.cacheKey !== undefined) {
-      const hit = this.cache.get(ref.cacheKey);
-      if (hit) a = hit;
-      else {
-        a = this.assemble(ref.rows);
-        assembledTensors(a).forEach((t) => tf.keep(t));
-        this.cache.set(ref.cacheKey, a);
-      }
-    } else {
-      a = this.assemble(ref.rows, training);
-      owned = true;
+    if (ref.cacheKey === undefined) return this.forward(this.assemble(ref.rows, training), training);
+    let a = this.cache.get(ref.cacheKey);
+    if (!a) {
+      a = this.assemble(ref.rows);
+      assembledTensors(a).forEach((t) => tf.keep(t));
+      this.cache.set(ref.cacheKey, a);
     }
-    try {
-      return this.forward(a, training);
-    } finally {
-      if (owned) disposeAssembled(a);
-    }
+    return this.forward(a, training);
   }
 
   private forward(a: Assembled, training: boolean): T2 {

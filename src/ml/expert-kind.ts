@@ -57,7 +57,10 @@ export interface TrainableExpert {
   readonly variables: tf.Variable[];
   /** Computes and keeps the frozen part for every input. Must be called before `embed`. */
   prepare(inputs: readonly MaterialInput[]): void;
-  /** [rows, dim]; with `training` it may use batch statistics and records what `afterStep` needs. */
+  /**
+   * [rows, dim]; with `training` it may use batch statistics and records what `afterStep` needs. Call it inside a
+   * tf.tidy / tf.variableGrads scope, which frees the batch tensors once the backward pass is done.
+   */
   embed(ref: RowsRef, training: boolean): tf.Tensor2D;
   /** Applies side effects of the last training forward (BatchNorm running statistics). */
   afterStep(): void;

@@ -1,0 +1,214 @@
+/**
+ * Composition experts as an `ExpertKind` of the mixture (../expert-kind.ts): formula → 64-d embedding.
+ * A structure input is reduced to its composition (the element counts of its sites), so structure tasks can mix
+ * both kinds. Fine-tuning trains the last `finetuneLayers` encoder layers (1 = the layer that makes the embedding,
+ * the counterpart of CGCNN's last conv); the layers before them are run once per dataset in `prepare`.
+ */
+import { compositionFeatureMatrix } from '../../chem/descriptors.js';
+import { ELEMENT_SYMBOLS } from '../../chem/elements.js';
+import { parseFormula } from '../../chem/formula.js';
+import { ChemError, type Composition } from '../../chem/types.js';
+import { tf } from '../tf.js';
+import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from '../expert-kind.js';
+import { checkCard, COMPOSITION_KIND, type CompositionExpertCard } from './card.js';
+import { checkFeaturizer } from './experts.js';
+import {
+  checkWeights,
+  cloneWeights,
+  EMBEDDING_DIM,
+  encoderB,
+  encoderW,
+  featureStats,
+  INPUT_MEAN,
+  INPUT_STD,
+  runModel,
+  softplusStack,
+  standardize,
+  type CompositionArchitecture,
+  type DenseT,
+} from './model.js';
+
+/** The composition a composition expert sees for one input: the formula if given, else the structure's sites. */
+export function inputComposition(input: MaterialInput): Composition {
+  if (typeof input.formula === 'string') return parseFormula(input.formula).amounts;
+  if (input.graph) {
+    const c: Composition = {};
+    for (const z of input.graph.atomicNumbers) {
+      const el = ELEMENT_SYMBOLS[z];
+      if (!el) throw new ChemError('element_unsupported', `atomic number ${z} is not an element`);
+      c[el] = (c[el] ?? 0) + 1;
+    }
+    return c;
+  }
+  throw new ChemError('composition_required', 'a composition expert needs a formula or a structure');
+}
+
+function cardOf(expert: ExpertWeights): CompositionExpertCard {
+  checkCard(expert.card);
+  return expert.card;
+}
+
+class CompositionTrainable implements TrainableExpert {
+  readonly kind = COMPOSITION_KIND;
+  readonly dim = EMBEDDING_DIM;
+  readonly key: string;
+  readonly variables: tf.Variable[] = [];
+  private readonly arch: CompositionArchitecture;
+  /** Index of the first trainable encoder layer. */
+  private readonly firstTrainable: number;
+  private readonly layers: { w: tf.Variable; b: tf.Variable; i: number }[] = [];
+  /** Output of the frozen layers for every prepared input, row-major [n, width]. */
+  private frozen: Float32Array | null = null;
+  private frozenWidth = 0;
+  private readonly cache = new Map<string, tf.Tensor2D>();
+  private base: ExpertWeights;
+
+  constructor(base: ExpertWeights, private readonly opts: TrainableOptions) {
+    const card = cardOf(base);
+    this.arch = card.architecture;
+    this.key = base.key;
+    const nEnc = this.arch.encoder.length;
+    const nTrain = opts.scratch ? nEnc : Math.min(nEnc, Math.max(0, opts.finetuneLayers));
+    this.firstTrainable = nEnc - nTrain;
+    this.base = { ...base, weights: cloneWeights(base.weights) };
+    for (let i = this.firstTrainable; i < nEnc; i++) {
+      const w = this.base.weights.get(encoderW(i))!;
+      const b = this.base.weights.get(encoderB(i))!;
+      const lw = tf.variable(tf.tensor2d(w.data, w.shape as [number, number]), true, `${this.key}/${encoderW(i)}`);
+      const lb = tf.variable(tf.tensor1d(b.data), true, `${this.key}/${encoderB(i)}`);
+      this.layers.push({ w: lw, b: lb, i });
+      this.variables.push(lw, lb);
+    }
+  }
+
+  prepare(inputs: readonly MaterialInput[]): void {
+    this.clearCache();
+    const raw = compositionFeatureMatrix(inputs.map(inputComposition));
+    const d = this.arch.input_dim;
+    if (this.opts.scratch && inputs.length > 0) {
+      // A scratch expert has no training statistics of its own: standardise with those of the inputs (features only, no targets).
+      const s = featureStats(raw, d, Int32Array.from({ length: inputs.length }, (_, i) => i));
+      this.base.weights.set(INPUT_MEAN, { shape: [d], data: s.mean });
+      this.base.weights.set(INPUT_STD, { shape: [d], data: s.std });
+    }
+    let h = standardize(raw, this.base.weights.get(INPUT_MEAN)!.data, this.base.weights.get(INPUT_STD)!.data);
+    let width = d;
+    if (this.firstTrainable > 0) {
+      const frozenLayers = this.arch.encoder.slice(0, this.firstTrainable);
+      const out = new Float32Array(inputs.length * frozenLayers[frozenLayers.length - 1]);
+      const t: DenseT[] = frozenLayers.map((_, i) => {
+        const w = this.base.weights.get(encoderW(i))!;
+        return { w: tf.tensor2d(w.data, w.shape as [number, number]), b: tf.tensor1d(this.base.weights.get(encoderB(i))!.data) };
+      });
+      try {
+        const step = 4096;
+        for (let s = 0; s < inputs.length; s += step) {
+          const m = Math.min(step, inputs.length - s);
+          tf.tidy(() => out.set(softplusStack(t, tf.tensor2d(h.subarray(s * width, (s + m) * width), [m, width])).dataSync(), s * frozenLayers[frozenLayers.length - 1]));
+        }
+      } finally {
+        tf.dispose(t.flatMap((l) => [l.w, l.b]));
+      }
+      h = out;
+      width = frozenLayers[frozenLayers.length - 1];
+    }
+    this.frozen = h;
+    this.frozenWidth = width;
+  }
+
+  private rowsTensor(rows: Int32Array): tf.Tensor2D {
+    if (!this.frozen) throw new Error(`expert ${this.key}: prepare() must run before embed()`);
+    const w = this.frozenWidth;
+    const buf = new Float32Array(rows.length * w);
+    rows.forEach((r, k) => buf.set(this.frozen!.subarray(r * w, (r + 1) * w), k * w));
+    return tf.tensor2d(buf, [rows.length, w]);
+  }
+
+  embed(ref: RowsRef, _training: boolean): tf.Tensor2D {
+    let x: tf.Tensor2D;
+    let owned = false;
+    if (ref.cacheKey !== undefined) {
+      let hit = this.cache.get(ref.cacheKey);
+      if (!hit) {
+        hit = this.rowsTensor(ref.rows);
+        this.cache.set(ref.cacheKey, hit);
+      }
+      x = hit;
+    } else {
+      x = this.rowsTensor(ref.rows);
+      owned = true;
+    }
+    try {
+      return tf.tidy(() => (this.layers.length === 0 ? tf.clone(x) : softplusStack(this.layers.map((l) => ({ w: l.w as tf.Tensor as tf.Tensor2D, b: l.b as tf.Tensor as tf.Tensor1D })), x)));
+    } finally {
+      if (owned) x.dispose();
+    }
+  }
+
+  afterStep(): void {
+    // No batch statistics to update.
+  }
+
+  snapshot(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const l of this.layers) {
+      out.set(encoderW(l.i), (l.w.dataSync() as Float32Array).slice());
+      out.set(encoderB(l.i), (l.b.dataSync() as Float32Array).slice());
+    }
+    return out;
+  }
+
+  restore(s: Map<string, Float32Array>): void {
+    for (const l of this.layers) {
+      const w = s.get(encoderW(l.i));
+      const b = s.get(encoderB(l.i));
+      if (!w || !b) throw new Error(`snapshot of ${this.key} lacks encoder layer ${l.i}`);
+      tf.tidy(() => {
+        l.w.assign(tf.tensor2d(w, l.w.shape as [number, number]));
+        l.b.assign(tf.tensor1d(b));
+      });
+    }
+  }
+
+  exportWeights(): ExpertWeights {
+    const weights = cloneWeights(this.base.weights);
+    for (const [name, data] of this.snapshot()) weights.set(name, { shape: [...weights.get(name)!.shape], data });
+    return { ...this.base, card: { ...this.base.card }, weights };
+  }
+
+  private clearCache(): void {
+    tf.dispose([...this.cache.values()]);
+    this.cache.clear();
+  }
+
+  dispose(): void {
+    this.clearCache();
+    tf.dispose(this.variables);
+    this.variables.length = 0;
+    this.layers.length = 0;
+    this.frozen = null;
+  }
+}
+
+export const compositionKind: ExpertKind = {
+  kind: COMPOSITION_KIND,
+  createTrainable(base: ExpertWeights, opts: TrainableOptions): TrainableExpert {
+    this.validate(base);
+    return new CompositionTrainable(base, opts);
+  },
+  embed(expert: ExpertWeights, inputs: readonly MaterialInput[]): Float32Array {
+    const card = cardOf(expert);
+    return runModel(expert.weights, card.architecture, compositionFeatureMatrix(inputs.map(inputComposition)), false).embeddings;
+  },
+  validate(expert: ExpertWeights): void {
+    if (expert.kind !== COMPOSITION_KIND) throw new Error(`expert ${expert.key} has kind "${expert.kind}", not "${COMPOSITION_KIND}"`);
+    const card = cardOf(expert);
+    checkFeaturizer(card);
+    checkWeights(expert.weights, card.architecture);
+  },
+};
+
+/** A stored composition expert as the mixture's `ExpertWeights`. */
+export function compositionExpertWeights(b: { card: CompositionExpertCard; weights: ExpertWeights['weights']; sha256: string }): ExpertWeights {
+  return { key: b.card.key, kind: COMPOSITION_KIND, card: { ...b.card } as unknown as Record<string, unknown>, baseSha256: b.sha256, weights: b.weights };
+}
