@@ -57,12 +57,15 @@ export interface CompositionExpertCard {
     weight_decay: number;
     optimizer: string;
     seed: number;
-    seconds: number;
+    /** Wall-clock training time (experts.json only: the weights file leaves run timings out to stay byte-identical). */
+    seconds?: number;
     backend: string;
-    machine: string;
+    machine?: string;
   };
   /** Weights file name inside the experts folder. */
   file: string;
+  /** sha256 of the weights file (experts.json only). */
+  sha256?: string;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,0 +1,35 @@
+import { readFile } from 'node:fs/promises';
+import { extname, basename } from 'node:path';
+import { ApiClient } from './client.js';
+import { formatTable } from './table.js';
+
+/** A formula, or a file: .cif → CIF, .json → pymatgen Structure JSON, anything else with a POSCAR look → POSCAR. */
+export async function inputFromArgument(arg: string): Promise<{ label: string; input: Record<string, unknown> }> {
+  let text: string;
+  try {
+    text = await readFile(arg, 'utf8');
+  } catch {
+    return { label: arg, input: { formula: arg } };
+  }
+  const ext = extname(arg).toLowerCase();
+  if (ext === '.cif' || /^\s*data_/m.test(text)) return { label: basename(arg), input: { cif: text } };
+  if (ext === '.json') return { label: basename(arg), input: { structure: JSON.parse(text) as unknown } };
+  return { label: basename(arg), input: { poscar: text } };
+}
+
+export async function predictCommand(client: ApiClient, model: string, args: readonly string[]): Promise<string> {
+  if (args.length === 0) throw new Error('give at least one formula or structure file, e.g. "matmoe predict --model expt_bandgap GaAs"');
+  const items = await Promise.all(args.map(inputFromArgument));
+  const res = await client.request<{ unit: string; property: string; predictions: { value: number; uncertainty: number | null; formula: string; experts: { key: string; weight: number }[]; warnings: string[] }[] }>(
+    'POST', '/v1/predict', { model, inputs: items.map((i) => i.input) },
+  );
+  const rows = res.predictions.map((p, i) => [
+    items[i].label,
+    p.formula,
+    p.value.toPrecision(4),
+    p.uncertainty === null ? '' : `± ${p.uncertainty.toPrecision(2)}`,
+    p.experts.filter((e) => e.weight > 0).slice(0, 3).map((e) => `${e.key} ${e.weight.toFixed(2)}`).join(', '),
+    p.warnings.join('; '),
+  ]);
+  return `${model}: ${res.property} (${res.unit})\n${formatTable(['input', 'formula', 'value', 'uncertainty', 'experts', 'warnings'], rows)}`;
+}
