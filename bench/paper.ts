@@ -211,7 +211,7 @@ async function main(): Promise<void> {
         ...(args.epochs !== undefined ? { epochs: args.epochs } : {}),
         ...(args.batchNorm ? { batchNorm: args.batchNorm } : {}),
         ...(args.dedupe ? {} : { dedupeTolerance: null }),
-        ...(args.mode !== 'mixture' ? { experts: [args.expert ?? 'mp_eform'] } : {}),
+        ...(args.mode === 'pairwise' ? { experts: [args.expert ?? 'mp_eform'] } : {}),
       };
       const r = await trainMixture({ inputs, targets, split }, partial, {
         experts,

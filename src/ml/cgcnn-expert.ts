@@ -103,6 +103,9 @@ interface Assembled {
   embeddings?: T2;
   /** Deduplicated form: x holds the representatives' states, u is [x_i, x_j, e] per merged edge. */
   dd?: {
+    /** [C, 64] states of the distinct neighbours, and each edge's row in it. */
+    nbrStates: T2;
+    edgeNbr: T1;
     edgeDst: T1;
     edgeMult: T2;
     /** Original slots per merged edge (multiplicity x class size): BatchNorm weights. */
@@ -116,7 +119,7 @@ interface Assembled {
 
 function assembledTensors(a: Assembled): tf.Tensor[] {
   const d = a.dd;
-  return [a.segmentIds, a.counts, a.x, a.u, a.ut, a.nbrIdx, a.edgeFea, a.embeddings, d?.edgeDst, d?.edgeMult, d?.edgeSlots, d?.repCount, d?.repSeg].filter(
+  return [a.segmentIds, a.counts, a.x, a.u, a.ut, a.nbrIdx, a.edgeFea, a.embeddings, d?.nbrStates, d?.edgeNbr, d?.edgeDst, d?.edgeMult, d?.edgeSlots, d?.repCount, d?.repSeg].filter(
     (t): t is NonNullable<typeof t> => t !== undefined,
   );
 }
@@ -147,15 +150,21 @@ function dedupedConv(a: Assembled, v: ConvVars, A: number, useBatchStats: boolea
     w = tf.mul(wt, scale) as T2;
     b = tf.add(tf.mul(tf.sub(v.bias, v.rm1), scale), v.bn1b) as T1;
   }
+  // z = e·W_edge + (x_nbr·W_nbr)[nbr] + (x_self·W_self + b)[dst]: the products with states run once per distinct
+  // state, the per-edge product only over the 41 Gaussians (uᵀ is supplied so its gradient needs no transpose).
   const ut = a.ut;
-  const linear = ut
+  const wSelf = tf.slice(w, [0, 0], [A, 2 * A]) as T2;
+  const wNbr = tf.slice(w, [A, 0], [A, 2 * A]) as T2;
+  const wEdge = tf.slice(w, [2 * A, 0], [w.shape[0] - 2 * A, 2 * A]) as T2;
+  const edgeTerm = ut
     ? tf.customGrad(((wIn: tf.Tensor, save: tf.GradSaveFunc) => {
         // The forward scope is freed before backprop: what the gradient reads must go through save().
         save([ut]);
         return { value: tf.matMul(u, wIn as T2), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(saved[0] as T2, dy as T2) };
-      }) as unknown as Parameters<typeof tf.customGrad>[0])
-    : (wIn: tf.Tensor) => tf.matMul(u, wIn as T2);
-  const zAll = tf.add(linear(w), b) as T2;
+      }) as unknown as Parameters<typeof tf.customGrad>[0])(wEdge)
+    : tf.matMul(u, wEdge);
+  const selfTerm = tf.add(tf.matMul(a.x, wSelf), b);
+  const zAll = tf.add(tf.add(edgeTerm, tf.gather(tf.matMul(d.nbrStates, wNbr), d.edgeNbr)), tf.gather(selfTerm, d.edgeDst)) as T2;
   const halves: T2[] = [];
   const means: T1[] = [];
   const vars: T1[] = [];
@@ -418,6 +427,7 @@ class CgcnnTrainable implements TrainableExpert {
   private assembleDeduped(rows: Int32Array, dd: DedupedGraphs, prefix: Float32Array, withTranspose: boolean): Assembled {
     const store = this.store!;
     const A = EMBEDDING_DIM;
+    const G = GAUSSIANS;
     const B = rows.length;
     let R = 0;
     let E = 0;
@@ -427,15 +437,17 @@ class CgcnnTrainable implements TrainableExpert {
       R += q1 - q0;
       E += dd.edgeOffsets[q1] - dd.edgeOffsets[q0];
     }
-    const UC = 2 * A + GAUSSIANS;
     const x = new Float32Array(R * A);
-    const u = new Float32Array(E * UC);
+    const u = new Float32Array(E * G);
     const edgeDst = new Int32Array(E);
+    const edgeNbr = new Int32Array(E);
     const edgeMult = new Float32Array(E);
     const edgeSlots = new Float32Array(E);
     const repCount = new Float32Array(R);
     const repSeg = new Int32Array(R);
     const counts = new Float32Array(B);
+    const nbrRow = new Map<number, number>();
+    const nbrAtoms: number[] = [];
     let q = 0;
     let e = 0;
     let atomsTotal = 0;
@@ -445,28 +457,35 @@ class CgcnnTrainable implements TrainableExpert {
       atomsTotal += counts[i];
       for (let src = dd.repOffsets[r]; src < dd.repOffsets[r + 1]; src++, q++) {
         const atom = dd.repAtom[src];
-        const self = prefix.subarray(atom * A, (atom + 1) * A);
-        x.set(self, q * A);
+        x.set(prefix.subarray(atom * A, (atom + 1) * A), q * A);
         repCount[q] = dd.repCount[src];
         repSeg[q] = i;
-        for (let k = dd.edgeOffsets[src]; k < dd.edgeOffsets[src + 1]; k++, e++) {
+        const k0 = dd.edgeOffsets[src];
+        const k1 = dd.edgeOffsets[src + 1];
+        u.set(dd.edgeFea.subarray(k0 * G, k1 * G), e * G);
+        for (let k = k0; k < k1; k++, e++) {
           const j = dd.edgeNbr[k];
-          const dst = e * UC;
-          u.set(self, dst);
-          u.set(prefix.subarray(j * A, (j + 1) * A), dst + A);
-          u.set(dd.edgeFea.subarray(k * GAUSSIANS, (k + 1) * GAUSSIANS), dst + 2 * A);
+          let row = nbrRow.get(j);
+          if (row === undefined) {
+            row = nbrAtoms.length;
+            nbrRow.set(j, row);
+            nbrAtoms.push(j);
+          }
+          edgeNbr[e] = row;
           edgeDst[e] = q;
           edgeMult[e] = dd.edgeMult[k];
           edgeSlots[e] = dd.edgeMult[k] * dd.repCount[src];
         }
       }
     }
+    const nbrStates = new Float32Array(nbrAtoms.length * A);
+    nbrAtoms.forEach((j, row) => nbrStates.set(prefix.subarray(j * A, (j + 1) * A), row * A));
     let ut: Float32Array | null = null;
     if (withTranspose) {
-      ut = new Float32Array(E * UC);
+      ut = new Float32Array(E * G);
       for (let e2 = 0; e2 < E; e2++) {
-        const row = e2 * UC;
-        for (let c = 0; c < UC; c++) ut[c * E + e2] = u[row + c];
+        const rowOff = e2 * G;
+        for (let c = 0; c < G; c++) ut[c * E + e2] = u[rowOff + c];
       }
     }
     return {
@@ -474,9 +493,11 @@ class CgcnnTrainable implements TrainableExpert {
       segmentIds: tf.tensor1d([], 'int32'),
       counts: tf.tensor2d(counts, [B, 1]),
       x: tf.tensor2d(x, [R, A]),
-      u: tf.tensor2d(u, [E, UC]),
-      ut: ut ? tf.tensor2d(ut, [UC, E]) : undefined,
+      u: tf.tensor2d(u, [E, G]),
+      ut: ut ? tf.tensor2d(ut, [G, E]) : undefined,
       dd: {
+        nbrStates: tf.tensor2d(nbrStates, [nbrAtoms.length, A]),
+        edgeNbr: tf.tensor1d(edgeNbr, 'int32'),
         edgeDst: tf.tensor1d(edgeDst, 'int32'),
         edgeMult: tf.tensor2d(edgeMult, [E, 1]),
         edgeSlots: tf.tensor2d(edgeSlots, [E, 1]),

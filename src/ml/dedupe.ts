@@ -26,7 +26,7 @@ export interface DedupedGraphs {
   repCount: Float32Array;
   /** [nReps + 1]: edges of representative q are edgeOffsets[q] .. edgeOffsets[q + 1] - 1. */
   edgeOffsets: Int32Array;
-  /** Global atom index of the edge's neighbour (one member of its class). */
+  /** Global atom index of the edge's neighbour (the first atom of its state class). */
   edgeNbr: Int32Array;
   /** How many of the 12 neighbour slots the edge stands for. */
   edgeMult: Float32Array;
@@ -95,6 +95,14 @@ export function dedupeGraphs(store: GraphStore, frozenConvs: number, tolerance =
     const colours = refine(z, nbr, dist, M, frozenConvs + 1, tolerance);
     const stateColour = colours[frozenConvs]; // equal ⇒ equal states entering the last conv
     const outColour = colours[frozenConvs + 1]; // equal ⇒ equal states leaving it
+    // Neighbours are named by the first atom of their state class, so that a batch computes each distinct
+    // neighbour state's projection once.
+    const firstOfState = new Map<number, number>();
+    const stateRep = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      if (!firstOfState.has(stateColour[i])) firstOfState.set(stateColour[i], i);
+      stateRep[i] = firstOfState.get(stateColour[i])!;
+    }
     const reps = new Map<number, number>();
     for (let i = 0; i < n; i++) {
       const q = reps.get(outColour[i]);
@@ -110,7 +118,7 @@ export function dedupeGraphs(store: GraphStore, frozenConvs: number, tolerance =
         const key = `${stateColour[nbr[i * M + m]]}:${distKey(dist[i * M + m], tolerance)}`;
         const g = groups.get(key);
         if (g) g.slots.push(m);
-        else groups.set(key, { j: nbr[i * M + m], slots: [m] });
+        else groups.set(key, { j: stateRep[nbr[i * M + m]], slots: [m] });
       }
       for (const g of groups.values()) {
         const base = edgeNbr.length * GAUSSIANS;

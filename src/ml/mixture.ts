@@ -75,7 +75,7 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
 /** Fills defaults and checks ranges; `available` are the expert keys that can be used, in their canonical order. */
 export function resolveConfig(partial: Partial<MixtureConfig>, available: readonly string[]): MixtureConfig {
   const mode = partial.mode ?? PAPER_DEFAULTS.mode;
-  let experts = partial.experts ?? (mode === 'mixture' ? [...available] : []);
+  let experts = partial.experts ?? (mode === 'mixture' ? [...available] : mode === 'scratch' ? ['cgcnn_scratch'] : []);
   if (mode !== 'mixture') {
     if (experts.length !== 1) throw new RangeError(`${mode} training uses exactly one expert (got ${experts.length})`);
   }

@@ -13,5 +13,7 @@ import '@tensorflow/tfjs-core';
 import './kernels/vendor/tfjs-core-gradients.js';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+// Types only: declares the chained methods (`x.reshape(...)`) that the bundle above installs.
+import type {} from '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
 
 export * as tf from '@tensorflow/tfjs-core';

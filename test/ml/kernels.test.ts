@@ -8,6 +8,9 @@ import { describe, it } from 'node:test';
 import { initBackend } from '../../src/ml/backend.js';
 import { tf } from '../../src/ml/tf.js';
 
+// Makes the engine throw when a kernel leaves backend buffers behind (intermediates not released).
+tf.env().set('IS_TEST', true);
+
 const BACKENDS = ['cpu', 'wasm'] as const;
 const TOL = 1e-5;
 
@@ -161,9 +164,10 @@ for (const backend of BACKENDS) {
       ints.dispose();
       const xv = randArray(4 * 3 * 5, 7);
       const ids2 = Int32Array.from([0, 1, 1, 2, 0, 3, 3, 1, 2, 2, 0, 1]);
-      const got2 = tf.tidy(() =>
-        tf.unsortedSegmentSum(tf.tensor3d(xv, [4, 3, 5]), tf.tensor2d(ids2, [4, 3], 'int32'), 4),
-      );
+      // Typed as 1-D by tfjs; TensorFlow semantics allow any prefix of x's shape.
+      const ids2d = tf.tensor2d(ids2, [4, 3], 'int32') as tf.Tensor as tf.Tensor1D;
+      const got2 = tf.tidy(() => tf.unsortedSegmentSum(tf.tensor3d(xv, [4, 3, 5]), ids2d, 4));
+      ids2d.dispose();
       assert.deepEqual(got2.shape, [4, 5]);
       assertClose(got2.dataSync(), segmentSumRef(xv, 5, ids2, 4), 'segment sum with 2-D ids');
       got2.dispose();
@@ -193,7 +197,10 @@ for (const backend of BACKENDS) {
         const got = tf.tidy(() => tf.gather(tf.tensor(xv, shape), tf.tensor1d(idx, 'int32'), axis).dataSync());
         assertClose(got, gatherRef(xv, shape, idx, axis), `gather [${shape}] axis ${axis}`);
       }
-      const two = tf.tidy(() => tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor2d([2, 0, 1, 2], [2, 2], 'int32')));
+      // tfjs types gather's indices as 1-D, but any rank works (output shape indices.shape + row shape).
+      const idx2 = tf.tensor2d([2, 0, 1, 2], [2, 2], 'int32') as tf.Tensor as tf.Tensor1D;
+      const two = tf.tidy(() => tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), idx2));
+      idx2.dispose();
       assert.deepEqual(two.shape, [2, 2, 2]);
       assert.deepEqual(Array.from(two.dataSync()), [5, 6, 1, 2, 3, 4, 5, 6]);
       two.dispose();
@@ -324,6 +331,22 @@ for (const backend of BACKENDS) {
           assertClose(tf.mean(x, axes).dataSync(), Array.from(ref, (v) => v / count), `mean over [${axes}]`, tol);
         });
       }
+    });
+
+    it('inputs created on the other backend are moved in first', async () => {
+      const other = backend === 'cpu' ? 'wasm' : 'cpu';
+      await initBackend(other);
+      const xv = randArray(6 * 20, 31);
+      const x = tf.tensor2d(xv, [6, 20]);
+      const ids = tf.tensor1d([2, 0, 2, 1, 5, 5], 'int32');
+      await use();
+      tf.tidy(() => {
+        assertClose(tf.gather(x, ids).dataSync(), gatherRef(xv, [6, 20], Int32Array.from([2, 0, 2, 1, 5, 5]), 0), 'gather');
+        assertClose(tf.unsortedSegmentSum(x, ids, 6).dataSync(), segmentSumRef(xv, 20, Int32Array.from([2, 0, 2, 1, 5, 5]), 6), 'segment sum');
+        assertClose(tf.slice(x, [1, 3], [4, 17]).dataSync(), sliceRef(xv, [6, 20], [1, 3], [4, 17]), 'slice');
+        assertClose(tf.tile(x, [1, 2]).dataSync(), tileRef(xv, [6, 20], [1, 2]), 'tile');
+      });
+      tf.dispose([x, ids]);
     });
 
     it('softplus, identity and same-dtype cast', async () => {
@@ -507,6 +530,50 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+/** A small CGCNN-like loss touching every replaced kernel and gradient; returns loss and gradients. */
+function cgcnnLikeGrads(seed: number): { loss: number; grads: Float32Array[] } {
+  const [n, m, a, c] = [25, 4, 8, 3];
+  return tf.tidy(() => {
+    const nbr = tf.tensor1d(randInts(n * m, n, seed), 'int32');
+    const self = tf.tensor1d(Int32Array.from({ length: n * m }, (_, i) => Math.floor(i / m)), 'int32');
+    const crystal = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => i % c), 'int32');
+    const x = tf.tensor2d(randArray(n * a, seed + 1), [n, a]);
+    const e = tf.tensor2d(randArray(n * m * 5, seed + 2), [n * m, 5]);
+    const params = [
+      tf.tensor2d(randArray(a * 2 * a, seed + 3), [a, 2 * a]),
+      tf.tensor2d(randArray(a * 2 * a, seed + 4), [a, 2 * a]),
+      tf.tensor2d(randArray(5 * 2 * a, seed + 5), [5, 2 * a]),
+      tf.tensor2d(randArray(a, seed + 6), [a, 1]),
+    ];
+    const f = (wSelf: tf.Tensor, wNbr: tf.Tensor, wEdge: tf.Tensor, head: tf.Tensor) => {
+      const perEdge = tf.add(tf.gather(tf.matMul(x, wNbr as tf.Tensor2D), nbr), tf.matMul(e, wEdge as tf.Tensor2D));
+      const z = tf.add(tf.reshape(perEdge, [n, m, 2 * a]), tf.reshape(tf.matMul(x, wSelf as tf.Tensor2D), [n, 1, 2 * a]));
+      const { mean, variance } = tf.moments(z, [0, 1]);
+      const zn = tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, 1e-5)));
+      const [fl, core] = tf.split(zn, 2, 2) as [tf.Tensor, tf.Tensor];
+      const msg = tf.mul(tf.sigmoid(fl), tf.softplus(core));
+      const summed = tf.add(tf.sum(msg, 1), tf.unsortedSegmentSum(tf.reshape(msg, [n * m, a]), self, n));
+      const tiled = tf.tile(tf.reshape(tf.mean(summed, 0), [1, a]), [n, 1]);
+      const pooled = tf.unsortedSegmentSum(tf.softplus(tf.add(tf.add(x, summed), tiled)), crystal, c);
+      const y = tf.matMul(tf.concat([pooled, pooled], 1), tf.concat([head, head], 0), false, false);
+      return tf.mean(tf.square(tf.matMul(y, y, true, false))) as tf.Scalar;
+    };
+    const { value, grads } = tf.valueAndGrads(f)(params);
+    return { loss: value.dataSync()[0], grads: grads.map((g) => g.dataSync() as Float32Array) };
+  });
+}
+
+describe('cpu and wasm agree', () => {
+  it('on the loss and gradients of a CGCNN-like model', async () => {
+    await initBackend('cpu');
+    const onCpu = cgcnnLikeGrads(40);
+    await initBackend('wasm');
+    const onWasm = cgcnnLikeGrads(40);
+    assertClose([onWasm.loss], [onCpu.loss], 'loss', 1e-4);
+    onCpu.grads.forEach((g, i) => assertClose(onWasm.grads[i], g, `gradient ${i}`, 1e-4));
+  });
+});
 
 function transpose2(v: Float64Array, rows: number, cols: number): Float64Array {
   const out = new Float64Array(rows * cols);

@@ -74,8 +74,9 @@ class CompositionTrainable implements TrainableExpert {
     for (let i = this.firstTrainable; i < nEnc; i++) {
       const w = this.base.weights.get(encoderW(i))!;
       const b = this.base.weights.get(encoderB(i))!;
-      const lw = tf.variable(tf.tensor2d(w.data, w.shape as [number, number]), true, `${this.key}/${encoderW(i)}`);
-      const lb = tf.variable(tf.tensor1d(b.data), true, `${this.key}/${encoderB(i)}`);
+      // tidy disposes the initial-value tensors; auto-named variables never clash between two trainables of one expert.
+      const lw = tf.tidy(() => tf.variable(tf.tensor2d(w.data, w.shape as [number, number]), true));
+      const lb = tf.tidy(() => tf.variable(tf.tensor1d(b.data), true));
       this.layers.push({ w: lw, b: lb, i });
       this.variables.push(lw, lb);
     }
@@ -130,7 +131,8 @@ class CompositionTrainable implements TrainableExpert {
     if (ref.cacheKey !== undefined) {
       let hit = this.cache.get(ref.cacheKey);
       if (!hit) {
-        hit = this.rowsTensor(ref.rows);
+        // Kept: the caller may be inside a tidy, and the cached rows outlive it.
+        hit = tf.keep(this.rowsTensor(ref.rows));
         this.cache.set(ref.cacheKey, hit);
       }
       x = hit;

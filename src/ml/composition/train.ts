@@ -155,8 +155,9 @@ export function pretrainCompositionExpert(
   const zOf = (r: number) => (data.targets[r] - yMean) / yStd;
 
   const init = initWeights(a, config.seed);
-  const v2 = (name: string) => tf.variable(tf.tensor2d(init.get(name)!.data, init.get(name)!.shape as [number, number]));
-  const v1 = (name: string) => tf.variable(tf.tensor1d(init.get(name)!.data));
+  // tidy disposes the initial-value tensors; the variables keep their data.
+  const v2 = (name: string) => tf.tidy(() => tf.variable(tf.tensor2d(init.get(name)!.data, init.get(name)!.shape as [number, number])));
+  const v1 = (name: string) => tf.tidy(() => tf.variable(tf.tensor1d(init.get(name)!.data)));
   const vars: Vars = {
     encoder: a.encoder.map((_, i) => ({ w: v2(encoderW(i)), b: v1(encoderB(i)) })),
     head: [...a.head, 1].map((_, i) => ({ w: v2(headW(i)), b: v1(headB(i)) })),

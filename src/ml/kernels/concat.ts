@@ -17,7 +17,7 @@ export function makeConcatWasm(stock: KernelFunc): KernelConfig {
     const dtype = first.dtype;
     const parts = all.filter((t) => sizeOf(t.shape) > 0);
     if (parts.length < 2 || !isHeapDtype(dtype) || !all.every((t) => t.dtype === dtype)) return stock(args);
-    const axis = tf.util.parseAxisParam(numberAttr(args.attrs, 'axis'), first.shape)[0]!;
+    const axis = tf.util.parseAxisParam(numberAttr(args.attrs, 'axis'), first.shape)[0];
     tf.backend_util.assertParamsConsistent(
       all.map((t) => t.shape),
       axis,
@@ -26,12 +26,12 @@ export function makeConcatWasm(stock: KernelFunc): KernelConfig {
       all.map((t) => t.shape),
       axis,
     );
+    const offsets = parts.map((t) => elementOffset(backend, t));
     const out = backend.makeOutput(outShape, dtype);
-    const heap = heapFor(backend, dtype);
     const outOff = elementOffset(backend, out);
+    const heap = heapFor(backend, dtype);
     const batch = sizeOf(first.shape.slice(0, axis));
     const widths = parts.map((t) => sizeOf(t.shape.slice(axis)));
-    const offsets = parts.map((t) => elementOffset(backend, t));
     const rowWidth = widths.reduce((a, b) => a + b, 0);
     for (let b = 0; b < batch; b++) {
       let dst = outOff + b * rowWidth;

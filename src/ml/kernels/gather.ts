@@ -16,7 +16,7 @@ export function makeGatherWasm(stock: KernelFunc): KernelConfig {
     const indices = input(args.inputs, 'indices');
     const batchDims = args.attrs?.batchDims ?? 0;
     if (batchDims !== 0 || !isHeapDtype(x.dtype) || indices.dtype !== 'int32') return stock(args);
-    const axis = tf.util.parseAxisParam(numberAttr(args.attrs, 'axis'), x.shape)[0]!;
+    const axis = tf.util.parseAxisParam(numberAttr(args.attrs, 'axis'), x.shape)[0];
     return gatherRows(backend, x, indices, axis);
   };
   return { kernelName: tf.GatherV2, backendName: 'wasm', kernelFunc };
@@ -27,8 +27,9 @@ function gatherRows(backend: BackendWasm, x: TensorInfo, indices: TensorInfo, ax
   const outer = sizeOf(x.shape.slice(0, axis));
   const inner = sizeOf(x.shape.slice(axis + 1));
   const n = sizeOf(indices.shape);
-  const ids = heapFor(backend, 'int32') as Int32Array;
+  const xOff = elementOffset(backend, x);
   const idOff = elementOffset(backend, indices);
+  const ids = heapFor(backend, 'int32') as Int32Array;
   for (let i = 0; i < n; i++) {
     const id = ids[idOff + i];
     if (id < 0 || id >= dim) throw new RangeError(`gather: index ${id} at position ${i} is outside [0, ${dim})`);
@@ -39,7 +40,6 @@ function gatherRows(backend: BackendWasm, x: TensorInfo, indices: TensorInfo, ax
   // Views after the allocation: it may have grown (and detached) the heap.
   const heap = heapFor(backend, x.dtype);
   const idsNow = heapFor(backend, 'int32') as Int32Array;
-  const xOff = elementOffset(backend, x);
   const outOff = elementOffset(backend, out);
   for (let o = 0; o < outer; o++) {
     const src = xOff + o * dim * inner;

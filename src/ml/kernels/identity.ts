@@ -8,6 +8,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import { input } from './kernel_args.js';
+import { isHeapDtype } from './wasm_memory.js';
 
 function share(backend: BackendWasm, x: TensorInfo): TensorInfo {
   backend.incRef(x.dataId);
@@ -17,7 +18,7 @@ function share(backend: BackendWasm, x: TensorInfo): TensorInfo {
 export function makeIdentityWasm(stock: KernelFunc): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const x = input(args.inputs, 'x');
-    if (x.dtype === 'string') return stock(args);
+    if (!isHeapDtype(x.dtype)) return stock(args);
     return share(args.backend as BackendWasm, x);
   };
   return { kernelName: tf.Identity, backendName: 'wasm', kernelFunc };
@@ -26,7 +27,7 @@ export function makeIdentityWasm(stock: KernelFunc): KernelConfig {
 export function makeCastWasm(stock: KernelFunc): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const x = input(args.inputs, 'x');
-    if (x.dtype === 'string' || args.attrs?.dtype !== x.dtype) return stock(args);
+    if (!isHeapDtype(x.dtype) || args.attrs?.dtype !== x.dtype) return stock(args);
     return share(args.backend as BackendWasm, x);
   };
   return { kernelName: tf.Cast, backendName: 'wasm', kernelFunc };

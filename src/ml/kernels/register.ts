@@ -90,7 +90,7 @@ export function installCustomKernels(backendName: string, options: InstallOption
   if (names === undefined) {
     const makers = CUSTOM_KERNELS[backendName] ?? {};
     names = Object.keys(makers).filter((n) => options.kernels === undefined || options.kernels.includes(n));
-    for (const name of names) override(backendName, name, makers[name]!);
+    for (const name of names) override(backendName, name, makers[name]);
     installed.set(backendName, names);
   }
   if (options.gradients !== false && backendName in CUSTOM_KERNELS) ensureGradients();

@@ -64,7 +64,8 @@ function segmentSumWasm({ inputs, attrs, backend }: Parameters<tf.KernelFunc>[0]
   if (x.dtype !== 'float32' && x.dtype !== 'int32') {
     throw new Error(`unsortedSegmentSum: dtype ${x.dtype} is not supported`);
   }
-  checkSegmentIds(heapFor(wasm, 'int32') as Int32Array, elementOffset(wasm, segmentIds), rows, numSegments);
+  const idOff = elementOffset(wasm, segmentIds);
+  checkSegmentIds(heapFor(wasm, 'int32') as Int32Array, idOff, rows, numSegments);
   if (rows === 0 || inner === 0 || numSegments === 0) {
     const out = wasm.makeOutput(outShape, x.dtype);
     const heap = heapFor(wasm, x.dtype);

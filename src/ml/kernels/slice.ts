@@ -11,12 +11,12 @@ import { copyRow, elementOffset, heapFor, isHeapDtype } from './wasm_memory.js';
 
 /** Copies the box `[begin, begin + size)` of `x` into a new tensor of shape `size`. */
 export function sliceBox(backend: BackendWasm, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+  const xOff = elementOffset(backend, x);
   const out = backend.makeOutput(size, x.dtype);
   const total = sizeOf(size);
   if (total === 0) return out;
-  const heap = heapFor(backend, x.dtype);
-  const xOff = elementOffset(backend, x);
   const outOff = elementOffset(backend, out);
+  const heap = heapFor(backend, x.dtype);
   const rank = x.shape.length;
   const strides = [...tf.util.computeStrides(x.shape), 1];
   // Trailing dimensions taken whole make one contiguous block per index of the leading ones.
@@ -64,7 +64,7 @@ export function makeSplitVWasm(stock: KernelFunc): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
     const x = input(args.inputs, 'x');
     if (!isHeapDtype(x.dtype)) return stock(args);
-    const axis = tf.util.parseAxisParam(numberAttr(args.attrs, 'axis'), x.shape)[0]!;
+    const axis = tf.util.parseAxisParam(numberAttr(args.attrs, 'axis'), x.shape)[0];
     // A number means "this many equal parts", an array gives the sizes.
     const raw = args.attrs?.numOrSizeSplits;
     const spec = typeof raw === 'number' ? raw : numbersAttr(args.attrs, 'numOrSizeSplits');

@@ -27,8 +27,10 @@ export function makeTileWasm(stock: KernelFunc): KernelConfig {
     const rank = x.shape.length;
     if (!isHeapDtype(x.dtype) || reps.length !== rank || rank === 0) return stock(args);
     const outShape = x.shape.map((d, i) => d * reps[i]);
+    const xOff = elementOffset(backend, x);
     const out = backend.makeOutput(outShape, x.dtype);
     if (sizeOf(outShape) === 0) return out;
+    const outOff = elementOffset(backend, out);
     const heap = heapFor(backend, x.dtype);
     const xStrides = [...tf.util.computeStrides(x.shape), 1];
     const outStrides = [...tf.util.computeStrides(outShape), 1];
@@ -42,7 +44,7 @@ export function makeTileWasm(stock: KernelFunc): KernelConfig {
       // The first copy of this dimension is complete: repeat it.
       replicate(heap, dst, n * outStrides[dim], reps[dim]);
     };
-    fill(0, elementOffset(backend, x), elementOffset(backend, out));
+    fill(0, xOff, outOff);
     return out;
   };
   return { kernelName: tf.Tile, backendName: 'wasm', kernelFunc };
