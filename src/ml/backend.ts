@@ -4,15 +4,18 @@
  * - `tensorflow`: libtensorflow through `@tensorflow/tfjs-node-gpu` (tried first) or `@tensorflow/tfjs-node`.
  *   Both are optional dependencies whose install downloads libtensorflow, so they are often absent.
  *   They import their own `@tensorflow/tfjs`, but tfjs-core keeps its engine and kernel registry on
- *   `globalThis`, so the `tensorflow` backend they register is the one our `tf` namespace runs on
- *   (as long as their tfjs-core is the same major version; the npm lockfile dedupes it to ours).
+ *   `globalThis`, so the `tensorflow` backend they register is the one our `tf` namespace runs on, even
+ *   if npm installs a second copy of tfjs-core for them (checked by loading a copy side by side; with
+ *   matching versions npm dedupes it to ours anyway).
  * - `wasm`: XNNPACK with SIMD, single-threaded under Node. Installs from the registry alone.
  * - `cpu`: plain JS, ~25x slower than wasm; only when asked (small tests).
  * `auto` = tensorflow if it loads, else wasm.
  *
- * `initBackend` is idempotent: a second call with the same name returns the cached info. A call with
- * another name switches the active backend (tfjs moves existing tensors to it on first use); that is
- * meant for tests and benchmarks, a service process should call it once at startup.
+ * `initBackend` is idempotent: a second call with the same name returns the cached info (unless
+ * `tf.setBackend` was called directly in between, then it selects again). A call with another name
+ * switches the active backend (tfjs moves existing tensors to it on first use); that is meant for tests
+ * and benchmarks, a service process should call it once at startup. Call it before any tf op: an op
+ * run earlier makes tfjs pick the cpu backend on its own, without our kernels.
  */
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { installCustomKernels } from './kernels/register.js';
@@ -43,9 +46,14 @@ export function backendInfo(): BackendInfo | undefined {
 /** Selects and initialises the backend, then installs our kernels for it. */
 export function initBackend(name: BackendName = 'auto'): Promise<BackendInfo> {
   // Serialised so that concurrent callers see one initialisation.
-  const run = queue.then(() => (current?.requested === name ? current : select(name)));
+  const run = queue.then(() => (isCurrent(name) ? current! : select(name)));
   queue = run.catch(() => undefined);
   return run;
+}
+
+/** Cached unless someone switched tfjs to another backend behind our back. */
+function isCurrent(name: BackendName): boolean {
+  return current !== undefined && current.requested === name && tf.engine().backendName === current.name;
 }
 
 async function select(requested: BackendName): Promise<BackendInfo> {
@@ -104,9 +112,10 @@ async function activate(
   detail: string,
   suffix = '',
 ): Promise<BackendInfo> {
-  if (!(await tf.setBackend(name))) {
-    throw new Error(`tfjs could not initialise the '${name}' backend`);
-  }
+  const before = processListeners();
+  const ok = await tf.setBackend(name);
+  if (name === 'wasm') dropListenersAddedSince(before);
+  if (!ok) throw new Error(`tfjs could not initialise the '${name}' backend`);
   await tf.ready();
   if (name === 'cpu') {
     // Its first write prints advice to install tfjs-node, which is wrong when it was asked for.
@@ -123,4 +132,25 @@ async function activate(
   info.detail += suffix;
   current = info;
   return info;
+}
+
+type Listener = (...args: unknown[]) => void;
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+const emitter: NodeJS.EventEmitter = process;
+
+function processListeners(): Map<string, Set<Listener>> {
+  return new Map(PROCESS_EVENTS.map((e) => [e, new Set(emitter.listeners(e) as Listener[])]));
+}
+
+/**
+ * The Emscripten glue of the wasm backend installs process handlers that only rethrow, so that every
+ * later uncaught error is reported at their throw site: one 30 KB minified line in the logs. Without
+ * them Node's default handling (print the real stack, exit) is the same outcome, readable.
+ */
+function dropListenersAddedSince(before: Map<string, Set<Listener>>): void {
+  for (const event of PROCESS_EVENTS) {
+    for (const listener of emitter.listeners(event) as Listener[]) {
+      if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener);
+    }
+  }
 }

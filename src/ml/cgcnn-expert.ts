@@ -3,10 +3,11 @@
  * L = 1) runs once per dataset in `prepare` and its atom states are kept. A training step then only runs the
  * last L convs, pooling and softplus for the rows of the batch.
  *
- * The first trainable conv reads frozen atom states, so its neighbour and edge inputs are constants: they are
- * laid out per edge as U = [x_j, e_ij] (64 + 41 columns) and the layer is U·W_u + x_i·W_self. Its backward pass
- * then only needs Uᵀ·dZ for the weights (no gather gradient, no segment sum), and the gather is a plain copy done
- * once per batch in JavaScript. Later trainable convs (L > 1, or training from scratch) use the gather form.
+ * With L = 1 (the paper) the step runs on the symmetry-reduced graph of dedupe.ts: one representative per class of
+ * equivalent atoms, one edge per distinct (neighbour state, distance). The layer is split by input block:
+ * e·W_edge per edge, x·W_nbr and x·W_self once per distinct frozen state and gathered onto edges. Later trainable
+ * convs (L > 1), training from scratch and `dedupeTolerance: null` take the plain path: every atom, 12 slots each,
+ * with per-edge inputs U = [x_j, e_ij] for the first trainable conv and the gather form after it.
  */
 import { tf } from './tf.js';
 import { ChemError } from '../chem/types.js';
@@ -101,7 +102,7 @@ interface Assembled {
   edgeFea?: T2;
   /** Precomputed embeddings when nothing trains. */
   embeddings?: T2;
-  /** Deduplicated form: x holds the representatives' states, u is [x_i, x_j, e] per merged edge. */
+  /** Deduplicated form: x holds the representatives' states, u the merged edges' mean Gaussians [E, 41]. */
   dd?: {
     /** [C, 64] states of the distinct neighbours, and each edge's row in it. */
     nbrStates: T2;
@@ -136,7 +137,7 @@ function weightedMoments(z: T2, w: T2, total: number): { mean: T1; variance: T1 
 }
 
 /**
- * The fine-tuned last conv on merged edges (dedupe.ts): per merged edge z = [x_i, x_j, e]·W + b, gated terms
+ * The fine-tuned last conv on merged edges (dedupe.ts): per merged edge z = W·[x_i, x_j, e] + b, gated terms
  * weighted by multiplicity, summed onto representatives, BatchNorm statistics weighted by the slots they stand for.
  */
 function dedupedConv(a: Assembled, v: ConvVars, A: number, useBatchStats: boolean, stats: BatchStats[] | null): T2 {

@@ -42,7 +42,10 @@ describe('initBackend', () => {
     assert.equal(await initBackend('cpu'), cpu, 'same name returns the cached info');
     assert.equal(backendInfo(), cpu);
 
+    const handlers = () => process.listeners('uncaughtException').length + process.listeners('unhandledRejection').length;
+    const handlersBefore = handlers();
     const [w1, w2] = await Promise.all([initBackend('wasm'), initBackend('wasm')]);
+    assert.equal(handlers(), handlersBefore, "the wasm glue's rethrowing process handlers are removed");
     assert.equal(w1, w2, 'concurrent calls share one initialisation');
     assert.equal(w1.name, 'wasm');
     assert.equal(typeof w1.simd, 'boolean');

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../../src/ml/backend.js';
 import { tf } from '../../src/ml/tf.js';
 
@@ -572,6 +573,44 @@ describe('cpu and wasm agree', () => {
     const onWasm = cgcnnLikeGrads(40);
     assertClose([onWasm.loss], [onCpu.loss], 'loss', 1e-4);
     onCpu.grads.forEach((g, i) => assertClose(onWasm.grads[i], g, `gradient ${i}`, 1e-4));
+  });
+});
+
+describe('gradient fallback', () => {
+  /** Runs the matMul gradient on `backend` and returns the transpose flags its BatchMatMul calls used. */
+  async function flagsSeen(backend: string, activate: () => Promise<unknown>): Promise<boolean[]> {
+    await activate();
+    const stock = tf.getKernel(tf.BatchMatMul, backend)!;
+    const seen: boolean[] = [];
+    tf.unregisterKernel(tf.BatchMatMul, backend);
+    tf.registerKernel({
+      ...stock,
+      kernelFunc: (args) => {
+        seen.push(args.attrs?.transposeA === true || args.attrs?.transposeB === true);
+        return stock.kernelFunc(args);
+      },
+    });
+    try {
+      tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D)))([tf.ones([3, 4]), tf.ones([4, 2])]));
+    } finally {
+      tf.unregisterKernel(tf.BatchMatMul, backend);
+      tf.registerKernel(stock);
+    }
+    return seen;
+  }
+
+  it('our matMul gradient avoids transpose flags; a backend without our kernels keeps the stock one', async () => {
+    const ours = await flagsSeen('cpu', () => initBackend('cpu'));
+    assert.ok(ours.length >= 3 && ours.every((f) => !f), `flags on cpu: ${ours}`);
+    tf.registerBackend('plain', () => new MathBackendCPU(), 0);
+    tf.copyRegisteredKernels('cpu', 'plain');
+    try {
+      const stock = await flagsSeen('plain', () => tf.setBackend('plain'));
+      assert.ok(stock.some((f) => f), `the stock gradient uses transpose flags: ${stock}`);
+    } finally {
+      await initBackend('cpu');
+      tf.removeBackend('plain');
+    }
   });
 });
 

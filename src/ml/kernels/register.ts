@@ -86,13 +86,15 @@ function ensureGradients(): void {
 
 /** Installs the kernels once per backend; returns the names of the kernels replaced or added. */
 export function installCustomKernels(backendName: string, options: InstallOptions = {}): string[] {
+  const makers = CUSTOM_KERNELS[backendName];
+  // Other backends (tensorflow) keep their kernels, and the stock gradients stay in effect on them.
+  if (makers === undefined) return [];
   let names = installed.get(backendName);
   if (names === undefined) {
-    const makers = CUSTOM_KERNELS[backendName] ?? {};
     names = Object.keys(makers).filter((n) => options.kernels === undefined || options.kernels.includes(n));
     for (const name of names) override(backendName, name, makers[name]);
     installed.set(backendName, names);
   }
-  if (options.gradients !== false && backendName in CUSTOM_KERNELS) ensureGradients();
+  if (options.gradients !== false) ensureGradients();
   return names;
 }
