@@ -97,6 +97,7 @@ export async function runFineTune(opts: {
   const targets = Float64Array.from(rows, (r) => r.target);
 
   let lastReport = 0;
+  let lastProgress: Record<string, unknown> = {};
   const result = await trainMixture(
     { inputs, targets, split: { train: split.train, val: split.val, test: split.test } },
     { mode: payload.mode, experts: keys, k: Math.min(payload.k, keys.length), epochs: payload.epochs, patience: payload.patience, seed: payload.seed, batchSize: payload.batchSize },
@@ -104,14 +105,17 @@ export async function runFineTune(opts: {
       experts: bundles,
       signal: opts.signal,
       async onEpoch(p: EpochProgress) {
+        // Epochs are counted from 1 for people; the last one is always reported.
+        lastProgress = { stage: 'training', epoch: p.epoch + 1, epochs: p.epochs, trainLoss: p.trainLoss, valMae: p.valMae, bestValMae: p.bestValMae, bestEpoch: p.bestEpoch + 1, gate: p.gate, seconds: p.seconds };
         const now = Date.now();
-        if (now - lastReport < 250 && p.epoch < p.epochs) return;
+        if (now - lastReport < 250 && p.epoch + 1 < p.epochs) return;
         lastReport = now;
-        await opts.report({ stage: 'training', epoch: p.epoch, epochs: p.epochs, trainLoss: p.trainLoss, valMae: p.valMae, bestValMae: p.bestValMae, bestEpoch: p.bestEpoch, gate: p.gate, seconds: p.seconds });
+        await opts.report(lastProgress);
       },
     },
   );
 
+  await opts.report({ ...lastProgress, stage: 'saving' });
   const testRows = split.test;
   const testPred = testRows.length > 0 ? predictMixture(result.model, testRows.map((i) => inputs[i])) : new Float32Array();
   const trainingElements = [...new Set(split.train.flatMap((i) => Object.keys(resolveInput(rows[i].input as UserInput).composition)))].sort();
