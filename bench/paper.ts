@@ -149,9 +149,9 @@ function renderSection(records: RunRecord[], index: TaskMeta[], expertKeys: stri
       const tr = rs.filter((r) => r.task === t.key);
       const w = expertKeys.map((k) => mean(tr.map((r) => r.gate[k] ?? 0)));
       lines.push(`| ${t.key} | ` + w.map((x) => (x > 0 ? x.toFixed(2) : '')).join(' | ') + ' |');
-      heat.push(t.key.padEnd(width) + ' |' + w.map((x) => SHADES[Math.min(4, Math.ceil(x * 4))].repeat(2)).join('') + '|');
+      heat.push(t.key.padEnd(width) + ' |' + w.map((x) => SHADES[Math.min(4, Math.ceil(x * 4))].repeat(3)).join('') + '|');
     }
-    lines.push('', '```', `${''.padEnd(width)}  ${expertKeys.map((_, i) => String(i + 1).padStart(2)).join('')}`, ...heat, '```');
+    lines.push('', '```', `${''.padEnd(width)}  ${expertKeys.map((_, i) => String(i + 1).padStart(3)).join('')}`, ...heat, '```');
     lines.push('', `Heatmap: ${SHADES.slice(1).map((s, i) => `${s} ≤ ${(i + 1) / 4}`).join(', ')}; columns 1–${expertKeys.length} = ${expertKeys.map((k, i) => `${i + 1} ${k}`).join(', ')}.`, '');
     const cmds = [...new Set(rs.map((r) => r.command))];
     lines.push('Commands:', '', '```', ...cmds, '```', '');

@@ -240,6 +240,8 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       };
       history.push(progress);
       if (opts.onEpoch) await opts.onEpoch(progress);
+      // Let the process's event loop run between epochs (abort signals, queue heartbeats).
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (sinceBest > config.patience) {
         stoppedEarly = true;
         break;

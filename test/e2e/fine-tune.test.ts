@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { XMLValidator } from 'fast-xml-parser';
 import { readTaskRows } from '../../src/ml/tasks.js';
 import { auth, build } from '../helper.js';
+
+/** The app under test lives in this process, so the CLI must run without blocking its event loop. */
+function runCli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/matmoe.js', ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -120,6 +129,21 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
   const after = (await app.inject(`/v1/jobs/${second.json().id}`)).json();
   assert.equal(after.state, 'cancelled');
   assert.equal((await app.inject('/v1/models/gaps-cancelled')).statusCode, 404);
+
+  // The CLI predicts from files through the same API.
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const cli = await runCli(['predict', '--url', url, '--model', 'gaps-e2e', 'test/data/chem/structures/2d_HfSiTe.sym.cif', 'test/data/chem/structures/2d_HfSiTe.poscar', 'test/data/chem/structures/2d_HfSiTe.json']);
+  assert.equal(cli.status, 0, cli.stderr);
+  const lines = cli.stdout.trim().split('\n');
+  assert.match(lines[0], /^gaps-e2e: 2D band gap \(optB88vdW\) \(eV\)$/);
+  assert.equal(lines.length, 6, cli.stdout);
+  const values = lines.slice(3).map((l) => l.split(/\s{2,}/));
+  for (const v of values) assert.equal(v[1], 'HfSiTe');
+  assert.equal(values[0][2], values[1][2], 'the same crystal as CIF and POSCAR gives the same value');
+  const cliBad = await runCli(['predict', '--url', url, '--model', 'gaps-e2e', 'MoS2']);
+  assert.equal(cliBad.status, 1);
+  assert.match(cliBad.stderr, /input 0: .*needs a structure/);
 
   // The dataset is in use by the model and cannot be deleted.
   const del = await app.inject({ method: 'DELETE', url: `/v1/datasets/${dataset.id}`, headers: auth });

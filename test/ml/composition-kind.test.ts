@@ -8,7 +8,7 @@ import type { TrainableOptions } from '../../src/ml/expert-kind.js';
 import { loadSourceSet, subsampleSplit } from '../../src/ml/composition/sources.js';
 import { trainZooExpert } from '../../src/ml/composition/zoo.js';
 import { compositionEmbeddings } from '../../src/ml/composition/experts.js';
-import { compositionExpertWeights, compositionKind, inputComposition } from '../../src/ml/composition/kind.js';
+import { compositionExpertWeights, compositionKind, inputComposition, scratchCompositionExpert } from '../../src/ml/composition/kind.js';
 
 const backend = await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
 
@@ -115,6 +115,25 @@ test('finetuneLayers beyond the encoder depth trains the whole encoder', () => {
     t.prepare(inputs);
     const e = t.embed(rowsOf(0, 1, 2, 3, 4, 5), false);
     assert.ok(maxDiff(e.dataSync(), compositionEmbeddings(z, comps)) < 1e-5);
+    e.dispose();
+  } finally {
+    t.dispose();
+  }
+});
+
+test('a scratch expert trains every layer and standardises with its inputs\' statistics', () => {
+  const base = scratchCompositionExpert('scratch_comp', 5);
+  assert.doesNotThrow(() => compositionKind.validate(base));
+  const t = compositionKind.createTrainable(base, { ...opts(1), scratch: true });
+  try {
+    assert.equal(t.variables.length, 4);
+    t.prepare(inputs);
+    const mean = t.exportWeights().weights.get('input.mean')!.data;
+    // Column of the Fe fraction: Fe2O3 is the only input with iron (2/5), so the mean over 6 inputs is 0.4 / 6.
+    assert.ok(Math.abs(mean[25] - 0.4 / 6) < 1e-6, `${mean[25]}`);
+    const e = t.embed(rowsOf(0, 1, 2), true);
+    assert.deepEqual(e.shape, [3, 64]);
+    assert.ok(e.dataSync().every(Number.isFinite));
     e.dispose();
   } finally {
     t.dispose();

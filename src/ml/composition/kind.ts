@@ -4,7 +4,7 @@
  * both kinds. Fine-tuning trains the last `finetuneLayers` encoder layers (1 = the layer that makes the embedding,
  * the counterpart of CGCNN's last conv); the layers before them are run once per dataset in `prepare`.
  */
-import { compositionFeatureMatrix } from '../../chem/descriptors.js';
+import { compositionFeatureMatrix, featureCount, featurizerSpec } from '../../chem/descriptors.js';
 import { ELEMENT_SYMBOLS } from '../../chem/elements.js';
 import { parseFormula } from '../../chem/formula.js';
 import { ChemError, type Composition } from '../../chem/types.js';
@@ -15,10 +15,12 @@ import { checkFeaturizer } from './experts.js';
 import {
   checkWeights,
   cloneWeights,
+  defaultArchitecture,
   EMBEDDING_DIM,
   encoderB,
   encoderW,
   featureStats,
+  initWeights,
   INPUT_MEAN,
   INPUT_STD,
   runModel,
@@ -213,4 +215,32 @@ export const compositionKind: ExpertKind = {
 /** A stored composition expert as the mixture's `ExpertWeights`. */
 export function compositionExpertWeights(b: { card: CompositionExpertCard; weights: ExpertWeights['weights']; sha256: string }): ExpertWeights {
   return { key: b.card.key, kind: COMPOSITION_KIND, card: { ...b.card } as unknown as Record<string, unknown>, baseSha256: b.sha256, weights: b.weights };
+}
+
+/**
+ * A randomly initialised composition expert for training from scratch (the mixture's `scratch` mode): every layer
+ * trains, and `prepare` standardises the descriptors with the statistics of the inputs it is given.
+ */
+export function scratchCompositionExpert(key: string, seed: number, encoder: readonly number[] = [256, EMBEDDING_DIM], head: readonly number[] = [32]): ExpertWeights {
+  const architecture = defaultArchitecture(featureCount, encoder, head);
+  const card: CompositionExpertCard = {
+    key,
+    kind: COMPOSITION_KIND,
+    property: 'none (trained from scratch)',
+    unit: '',
+    quantity: '',
+    source: { name: '', origin: 'random initialisation', origin_files: [], target_column: '', transform: null, id_scheme: '', citation: '' },
+    rows: { file: 0, formulas: 0, train: 0, val: 0 },
+    split: { kind: 'random', description: 'none', seed: null, val_fraction: null },
+    val_mae: 0,
+    val_rmse: 0,
+    train_mae: 0,
+    baseline_val_mae: 0,
+    featurizer: featurizerSpec(),
+    architecture,
+    target_normalizer: { mean: 0, std: 1 },
+    training: { epochs_cap: 0, epochs_run: 0, best_epoch: -1, patience: 0, batch_size: 0, lr: 0, lr_schedule: '', weight_decay: 0, optimizer: '', seed, backend: '' },
+    file: '',
+  };
+  return { key, kind: COMPOSITION_KIND, card: card as unknown as Record<string, unknown>, baseSha256: '', weights: initWeights(architecture, seed) };
 }
