@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadShippedExperts } from '../../src/ml/experts.js';
-import { SHARED_DIR } from '../../src/paths.js';
+import { ROOT, SHARED_DIR } from '../../src/paths.js';
+import { gunzipSync } from 'node:zlib';
 import { build } from '../helper.js';
 import { cgcnnHeadReference } from '../reference/cgcnn-head.js';
 
@@ -14,12 +15,15 @@ interface FixtureEntry {
 }
 const fixtures = JSON.parse(readFileSync(join(SHARED_DIR, 'fixtures', 'cgcnn_reference.json'), 'utf8')) as FixtureEntry[];
 const cards = JSON.parse(readFileSync(join(SHARED_DIR, 'data', 'experts', 'cgcnn', 'experts.json'), 'utf8')) as { key: string; unit: string }[];
+const compositionCards = JSON.parse(readFileSync(join(ROOT, 'experts', 'composition', 'experts.json'), 'utf8')) as { key: string; unit: string; val_mae: number; source: { name: string } }[];
 
 test('experts over HTTP', async (t) => {
   const app = await build(t);
 
   await t.test('GET /v1/experts lists the 18 shipped CGCNN experts, seeded with their sha256', async () => {
-    const res = await app.inject('/v1/experts');
+    const all = (await app.inject('/v1/experts')).json();
+    assert.equal(all.total, 18 + compositionCards.length);
+    const res = await app.inject('/v1/experts?kind=cgcnn');
     assert.equal(res.statusCode, 200);
     const body = res.json();
     assert.equal(body.total, 18);
@@ -30,12 +34,12 @@ test('experts over HTTP', async (t) => {
       assert.equal(e.unit, cards.find((c) => c.key === e.key)?.unit);
     }
     const { rows } = await app.pg.query('SELECT count(*)::int AS n, sum(length(weights))::bigint AS bytes FROM experts');
-    assert.equal(rows[0].n, 18);
+    assert.equal(rows[0].n, 18 + compositionCards.length);
     assert.ok(Number(rows[0].bytes) > 18 * 390_000);
   });
 
   await t.test('seeding again is idempotent', async () => {
-    assert.deepEqual(await app.experts.seed(app.pg), { inserted: 0, updated: 0, unchanged: 18 });
+    assert.deepEqual(await app.experts.seed(app.pg), { inserted: 0, updated: 0, unchanged: 18 + compositionCards.length });
   });
 
   await t.test('GET /v1/experts/{key} returns the card; an unknown key is a 404 problem', async () => {
@@ -89,5 +93,29 @@ test('experts over HTTP', async (t) => {
     assert.equal(two.statusCode, 400);
     const many = await app.inject({ method: 'POST', url: '/v1/experts/mp_eform/predict', payload: { inputs: Array.from({ length: 1001 }, () => ({ formula: 'NaCl' })) } });
     assert.equal(many.statusCode, 400);
+  });
+
+  await t.test('composition experts are listed with kind composition and predict formulas near their card MAE', async () => {
+    assert.ok(compositionCards.length >= 11, 'the composition zoo is shipped');
+    const listed = (await app.inject('/v1/experts?kind=composition')).json();
+    assert.deepEqual(listed.items.map((e: { key: string }) => e.key).sort(), compositionCards.map((c) => c.key).sort());
+    const card = compositionCards.find((c) => c.source.name === 'mp_gap')!;
+    // Every 500th row of the source set: mostly training rows, so the error must not exceed the held-out MAE by much.
+    const lines = gunzipSync(readFileSync(join(SHARED_DIR, 'data', 'sources', 'mp_gap.csv.gz'))).toString('utf8').trim().split('\n').slice(1);
+    const sample = lines.filter((_, i) => i % 500 === 0).map((l) => l.split(',')).map(([, formula, target]) => ({ formula, target: Number(target) }));
+    const res = await app.inject({ method: 'POST', url: `/v1/experts/${card.key}/predict`, payload: { inputs: sample.map((r) => ({ formula: r.formula })) } });
+    assert.equal(res.statusCode, 200, res.body);
+    const preds = res.json().predictions as { value: number; formula: string }[];
+    const mae = preds.reduce((a, p, i) => a + Math.abs(p.value - sample[i].target), 0) / preds.length;
+    assert.ok(mae < 1.5 * card.val_mae, `MAE ${mae} on source rows vs card val MAE ${card.val_mae}`);
+    // A structure is reduced to its composition.
+    const viaStructure = await app.inject({ method: 'POST', url: `/v1/experts/${card.key}/predict`, payload: { inputs: [{ structure: fixtures[0].structure }, { formula: 'BN' }] } });
+    assert.equal(viaStructure.statusCode, 200, viaStructure.body);
+    const [a, b] = viaStructure.json().predictions;
+    assert.equal(a.formula, 'BN');
+    assert.ok(Math.abs(a.value - b.value) < 1e-5);
+    const bad = await app.inject({ method: 'POST', url: `/v1/experts/${card.key}/predict`, payload: { inputs: [{ formula: 'GaAs' }, { formula: 'Xx2O' }] } });
+    assert.equal(bad.statusCode, 422);
+    assert.equal(bad.json().errors[0].index, 1);
   });
 });

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import { ModelService } from '../../services/models.js';
+import { seedShippedModels } from '../../services/shipped-models.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -7,6 +8,8 @@ declare module 'fastify' {
   }
 }
 
+/** Shipped models are seeded at start (idempotent); models are loaded lazily on first prediction. */
 export default fp(async (app) => {
+  app.log.info(await seedShippedModels(app.pg), 'shipped models seeded');
   app.decorate('models', new ModelService(app.pg));
 }, { name: 'models', dependencies: ['db', 'backend'] });

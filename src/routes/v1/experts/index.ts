@@ -40,7 +40,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const { key } = request.params;
     const e = await getExpert(app.pg, key);
-    if (!e || !app.experts.get(key)) throw new HttpProblem(404, 'expert_not_found', `there is no expert "${key}"; GET /v1/experts lists them`);
+    if (!e || !app.experts.has(key)) throw new HttpProblem(404, 'expert_not_found', `there is no expert "${key}"; GET /v1/experts lists them`);
     try {
       const predictions = await app.experts.predict(key, request.body.inputs as MaterialInput[]);
       app.metrics.predictions.inc({ model: `expert:${key}`, kind: 'expert' }, predictions.length);

@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { upsertShippedModel, type ModelExpertWeight } from '../db/models.js';
+import type { Pool } from '../db/pool.js';
+import { ROOT } from '../paths.js';
+
+export const SHIPPED_MODELS_DIR = join(ROOT, 'models');
+
+/** One entry of models/index.json, written by `npm run zoo:tasks`. */
+export interface ShippedModelCard {
+  name: string;
+  file: string;
+  property: string;
+  unit: string;
+  inputKinds: string[];
+  config: Record<string, unknown>;
+  experts: ModelExpertWeight[];
+  metrics: Record<string, unknown>;
+  sha256: string;
+}
+
+/** Seeds the shipped models into Postgres; an unchanged file leaves its row alone, a changed one bumps its version. */
+export async function seedShippedModels(pool: Pool, dir = SHIPPED_MODELS_DIR): Promise<Record<'inserted' | 'updated' | 'unchanged', number>> {
+  const counts = { inserted: 0, updated: 0, unchanged: 0 };
+  let cards: ShippedModelCard[];
+  try {
+    cards = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as ShippedModelCard[];
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return counts;
+    throw err;
+  }
+  for (const card of cards) {
+    const weights = await readFile(join(dir, card.file));
+    const checksum = createHash('sha256').update(weights).digest('hex');
+    if (checksum !== card.sha256) throw new Error(`models/${card.file} does not match its sha256 in models/index.json; run npm run zoo:tasks again`);
+    const outcome = await upsertShippedModel(pool, {
+      name: card.name, property: card.property, unit: card.unit, datasetId: null, splitId: null, jobId: null,
+      inputKinds: card.inputKinds, config: card.config, experts: card.experts, metrics: card.metrics, weights, checksum, shipped: true,
+    });
+    counts[outcome]++;
+  }
+  return counts;
+}
