@@ -12,11 +12,12 @@
  */
 import { tf } from './tf.js';
 import { cgcnnKind } from './cgcnn-expert.js';
+import { compositionKind } from './composition/kind.js';
 import { mulberry32 } from './cgcnn-weights.js';
 import type { ExpertKind, ExpertWeights, MaterialInput } from './expert-kind.js';
 import type { Normalizer } from './normalizer.js';
 
-export const EXPERT_KINDS: Readonly<Record<string, ExpertKind>> = { cgcnn: cgcnnKind };
+export const EXPERT_KINDS: Readonly<Record<string, ExpertKind>> = { cgcnn: cgcnnKind, composition: compositionKind };
 
 export function expertKind(kind: string): ExpertKind {
   const k = EXPERT_KINDS[kind];
@@ -53,6 +54,11 @@ export interface MixtureConfig {
   maxBatchAtoms: number;
   /** Merge symmetry-equivalent atoms and neighbour slots on this distance grid (Å) when one layer trains; null = off. */
   dedupeTolerance: number | null;
+  /**
+   * Order among equal gate logits (all start at 1): 'seeded' = a permutation drawn from the seed, 'index' = expert
+   * order. torch.topk leaves it unspecified; 'index' always tries the first expert first, which then tends to win.
+   */
+  gateTieBreak: 'seeded' | 'index';
 }
 
 export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
@@ -70,6 +76,7 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   seed: 0,
   maxBatchAtoms: 16384,
   dedupeTolerance: 1e-4,
+  gateTieBreak: 'seeded',
 };
 
 /** Fills defaults and checks ranges; `available` are the expert keys that can be used, in their canonical order. */
@@ -112,17 +119,35 @@ export function resolveConfig(partial: Partial<MixtureConfig>, available: readon
     if (!Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be a finite number >= 0 (got ${v})`);
   }
   if (cfg.batchNorm !== 'batch' && cfg.batchNorm !== 'running') throw new RangeError(`batchNorm must be 'batch' or 'running'`);
+  if (cfg.gateTieBreak !== 'seeded' && cfg.gateTieBreak !== 'index') throw new RangeError(`gateTieBreak must be 'seeded' or 'index'`);
   if (cfg.dedupeTolerance !== null && !(cfg.dedupeTolerance >= 0 && cfg.dedupeTolerance <= 0.01)) {
     throw new RangeError(`dedupeTolerance must be null or in [0, 0.01] Å (got ${cfg.dedupeTolerance})`);
   }
   return cfg;
 }
 
-/** Indices of the k largest logits, largest first; ties go to the lower index (the paper's expert order). */
-export function topK(logits: ArrayLike<number>, k: number): number[] {
+/**
+ * Indices of the k largest logits, largest first. Ties go to the lower `tieRank` (default: the lower index).
+ * All logits start equal, so the tie order decides which experts are tried first; torch.topk leaves it unspecified.
+ */
+export function topK(logits: ArrayLike<number>, k: number, tieRank?: ArrayLike<number>): number[] {
   const idx = Array.from({ length: logits.length }, (_, i) => i);
-  idx.sort((a, b) => logits[b] - logits[a] || a - b);
+  idx.sort((a, b) => logits[b] - logits[a] || (tieRank ? tieRank[a] - tieRank[b] : a - b));
   return idx.slice(0, k);
+}
+
+/** The tie order of a run: expert order, or a permutation drawn from the seed. */
+export function gateTieRank(n: number, mode: MixtureConfig['gateTieBreak'], seed: number): Int32Array {
+  const rank = Int32Array.from({ length: n }, (_, i) => i);
+  if (mode === 'index') return rank;
+  const rnd = mulberry32((seed ^ 0x7a11e5) >>> 0);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = rank[i];
+    rank[i] = rank[j];
+    rank[j] = t;
+  }
+  return rank;
 }
 
 export function softmax(v: readonly number[]): number[] {
@@ -137,8 +162,8 @@ export interface GateState {
   weights: number[];
 }
 
-export function gateState(logits: ArrayLike<number>, k: number): GateState {
-  const selected = topK(logits, k);
+export function gateState(logits: ArrayLike<number>, k: number, tieRank?: ArrayLike<number>): GateState {
+  const selected = topK(logits, k, tieRank);
   return { selected, weights: softmax(selected.map((i) => logits[i])) };
 }
 

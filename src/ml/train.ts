@@ -18,6 +18,7 @@ import type { ExpertWeights, MaterialInput, TrainableExpert } from './expert-kin
 import {
   expertKind,
   gateState,
+  gateTieRank,
   headForward,
   initHead,
   mixEmbeddings,
@@ -59,8 +60,10 @@ export interface EpochProgress {
 }
 
 export interface TrainOptions {
-  /** Experts to draw from (default: the shipped ones). */
-  experts?: readonly ExpertBundle[];
+  /** Experts to draw from, of any kind (default: the shipped CGCNN experts). */
+  experts?: readonly (ExpertBundle | ExpertWeights)[];
+  /** After each expert's frozen part is computed (the slow part before the first epoch). */
+  onPrepare?(progress: { expert: string; done: number; total: number; seconds: number }): void;
   onEpoch?(progress: EpochProgress): void | Promise<void>;
   signal?: AbortSignal;
 }
@@ -117,20 +120,21 @@ interface HeadVars {
   b: tf.Variable<tf.Rank.R1>;
 }
 
-function toWeights(b: ExpertBundle): ExpertWeights {
+function toWeights(b: ExpertBundle | ExpertWeights): ExpertWeights {
+  if ('kind' in b) return b;
   return { key: b.card.key, kind: 'cgcnn', card: { ...b.card }, baseSha256: b.sha256, weights: b.weights };
 }
 
 export async function trainMixture(data: MixtureData, partial: Partial<MixtureConfig>, opts: TrainOptions = {}): Promise<TrainResult> {
   checkData(data);
-  const pool = opts.experts ?? (partial.mode === 'scratch' ? [] : await loadShippedExperts());
-  const config = resolveConfig(partial, pool.map((e) => e.card.key));
+  const pool = (opts.experts ?? (partial.mode === 'scratch' ? [] : await loadShippedExperts())).map(toWeights);
+  const config = resolveConfig(partial, pool.map((e) => e.key));
   const t0 = performance.now();
 
   const bases: ExpertWeights[] =
     config.mode === 'scratch'
       ? [{ key: config.experts[0], kind: 'cgcnn', card: { key: config.experts[0], scratch: true }, baseSha256: '', weights: randomStateDict(config.seed) }]
-      : config.experts.map((k) => toWeights(pool.find((e) => e.card.key === k)!));
+      : config.experts.map((k) => pool.find((e) => e.key === k)!);
   const normalizer: Normalizer = fitNormalizer(data.targets, [...data.split.train, ...data.split.val]);
   const trainOpts = { finetuneLayers: config.finetuneLayers, scratch: config.mode === 'scratch', batchNorm: config.batchNorm, maxBatchAtoms: config.maxBatchAtoms, dedupeTolerance: config.dedupeTolerance };
 
@@ -141,9 +145,11 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
   let adam: Adam | null = null;
   try {
     for (const b of bases) {
+      if (opts.signal?.aborted) throw new TrainingAborted();
       const e = expertKind(b.kind).createTrainable(b, trainOpts);
       experts.push(e);
       e.prepare(data.inputs);
+      opts.onPrepare?.({ expert: b.key, done: experts.length, total: bases.length, seconds: (performance.now() - t0) / 1000 });
     }
     const prepareSeconds = (performance.now() - t0) / 1000;
 
@@ -157,13 +163,14 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
     const valRows = Int32Array.from(data.split.val);
     const valTargets = Float32Array.from(data.split.val, (r) => (data.targets[r] - normalizer.mean) / normalizer.std);
     const rnd = mulberry32((config.seed * 2654435761) >>> 0);
+    const tieRank = gateTieRank(bases.length, config.gateTieBreak, config.seed);
 
     const headTensors = () => head.map((l) => ({ w: l.w as tf.Tensor2D, b: l.b as tf.Tensor1D }));
     const logits = () => Array.from(gate.dataSync());
 
     /** Normalised predictions of rows (no gradients), using cached tensors under `cacheKey`. */
     const predictRows = (rows: Int32Array, cacheKey: string): Float32Array => {
-      const g = gateState(logits(), config.k);
+      const g = gateState(logits(), config.k, tieRank);
       return tf.tidy(() => {
         const embs = g.selected.map((j) => experts[j].embed({ rows, cacheKey }, false));
         const { mixed } = mixEmbeddings(gate, g.selected, embs);
@@ -186,7 +193,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       for (let s = 0; s < trainRows.length; s += config.batchSize) {
         const rows = trainRows.subarray(s, Math.min(trainRows.length, s + config.batchSize));
         const y = tf.tensor1d(Float32Array.from(rows, (r) => (data.targets[r] - normalizer.mean) / normalizer.std));
-        const g = gateState(logits(), config.k);
+        const g = gateState(logits(), config.k, tieRank);
         const sel = g.selected.map((j) => experts[j]);
         const vars = [...headParams, gate, ...sel.flatMap((e) => e.variables)];
         let mseKept: tf.Tensor | null = null;
@@ -225,7 +232,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
         sinceBest = 0;
       } else sinceBest++;
 
-      const g = gateState(logits(), config.k);
+      const g = gateState(logits(), config.k, tieRank);
       const progress: EpochProgress = {
         epoch,
         epochs: config.epochs,
@@ -270,7 +277,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
     const testMae = data.split.test && data.split.test.length > 0 ? mae(data.split.test, 'test') : null;
     const trainMae = mae(data.split.train, 'train');
 
-    const g = gateState(best.gate, config.k);
+    const g = gateState(best.gate, config.k, tieRank);
     const headOut: DenseLayer[] = head.map((l, i) => ({ nIn: l.w.shape[0], nOut: l.w.shape[1], w: Float32Array.from(best.head[i][0]), b: Float32Array.from(best.head[i][1]) }));
     const model: MixtureModel = {
       format: MODEL_FORMAT,

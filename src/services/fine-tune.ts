@@ -9,11 +9,15 @@ import { crystalGraph } from '../ml/batching.js';
 import { checkStateDict } from '../ml/cgcnn-weights.js';
 import { serializeEnsemble, modelSha256 } from '../ml/ensemble.js';
 import { cardDims, type ExpertBundle, type ExpertCard } from '../ml/experts.js';
-import type { MaterialInput } from '../ml/expert-kind.js';
+import type { ExpertWeights, MaterialInput } from '../ml/expert-kind.js';
+import type { CompositionExpertCard } from '../ml/composition/card.js';
+import { parseCompositionExpert } from '../ml/composition/experts.js';
+import { compositionExpertWeights } from '../ml/composition/kind.js';
 import { predictMixture } from '../ml/mixture.js';
 import { parseSafetensors } from '../ml/safetensors.js';
 import { trainMixture, type EpochProgress } from '../ml/train.js';
 import { JobRejected } from '../queue/job-types.js';
+import { leakageReason } from '../ml/composition/leakage.js';
 import { ensembleGate, modelNeedsStructure } from './models.js';
 
 export interface FineTunePayload {
@@ -30,28 +34,33 @@ export interface FineTunePayload {
   batchSize: number;
 }
 
-/** Experts from Postgres (the source of truth), checked against their stored sha256 by the safetensors parser's shapes. */
-export async function loadExpertBundles(pool: Pool, keys: readonly string[]): Promise<ExpertBundle[]> {
+/** Experts from Postgres (the source of truth), their weights checked against the architecture in their card. */
+export async function loadExpertBundles(pool: Pool, keys: readonly string[]): Promise<(ExpertBundle | ExpertWeights)[]> {
   return Promise.all(keys.map(async (key) => {
     const [record, blob] = await Promise.all([getExpert(pool, key), getExpertWeights(pool, key)]);
     if (!record || !blob) throw new Error(`expert ${key} is not in the database`);
-    if (record.kind !== 'cgcnn') throw new Error(`expert ${key} is of kind ${record.kind}, which fine-tuning does not support yet`);
+    const bytes = new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength);
+    if (record.kind === 'composition') {
+      const parsed = parseCompositionExpert(bytes, record.card as unknown as CompositionExpertCard);
+      return compositionExpertWeights({ card: parsed.card, weights: parsed.weights, sha256: blob.sha256 });
+    }
     const card = record.card as unknown as ExpertCard;
-    const { tensors } = parseSafetensors(new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength));
+    const { tensors } = parseSafetensors(bytes);
     checkStateDict(tensors, cardDims(card));
     return { card, weights: tensors, sha256: blob.sha256, path: `postgres:experts/${key}` };
   }));
 }
 
 /** Expert kinds the trainer can fine-tune. */
-const TRAINABLE_KINDS = new Set(['cgcnn']);
+const TRAINABLE_KINDS = new Set(['cgcnn', 'composition']);
 
 /** Resolves which experts a fine-tune may use; every one must be able to read the dataset's inputs. */
-export async function resolveFineTuneExperts(pool: Pool, requested: string[] | 'all', datasetKinds: readonly string[]): Promise<string[]> {
-  const all = await listExperts(pool);
+export async function resolveFineTuneExperts(pool: Pool, requested: string[] | 'all', datasetKinds: readonly string[], property: string): Promise<string[]> {
+  // An expert pre-trained on the dataset's own target property is never offered (no leakage).
+  const all = (await listExperts(pool)).map((e) => ({ ...e, leak: leakageReason({ card: e.card as { key?: string; kind?: string; quantity?: string } }, property) }));
   const structureOnly = datasetKinds.every((k) => k !== 'formula');
   if (requested === 'all') {
-    const usable = all.filter((e) => TRAINABLE_KINDS.has(e.kind) && (e.kind !== 'cgcnn' || structureOnly));
+    const usable = all.filter((e) => TRAINABLE_KINDS.has(e.kind) && (e.kind !== 'cgcnn' || structureOnly) && e.leak === null);
     if (usable.length === 0) {
       throw new JobRejected('invalid', 'no_usable_expert', 'no expert can read this dataset: the crystal-graph experts need a structure (structure, cif or poscar) for every row, and this dataset has formula rows');
     }
@@ -62,6 +71,7 @@ export async function resolveFineTuneExperts(pool: Pool, requested: string[] | '
     if (!e) throw new JobRejected('not_found', 'expert_not_found', `there is no expert "${key}"; GET /v1/experts lists them`);
     if (!TRAINABLE_KINDS.has(e.kind)) throw new JobRejected('invalid', 'expert_not_trainable', `expert "${key}" is of kind ${e.kind}, which fine-tuning does not support yet`);
     if (e.kind === 'cgcnn' && !structureOnly) throw new JobRejected('invalid', 'structure_required', `expert "${key}" reads crystal structures, but the dataset has formula-only rows`);
+    if (e.leak !== null) throw new JobRejected('invalid', 'expert_leaks_target', `expert "${key}" cannot be used for "${property}": ${e.leak}`);
   }
   if (new Set(requested).size !== requested.length) throw new JobRejected('invalid', 'expert_repeated', 'an expert is listed twice');
   return requested;
@@ -85,9 +95,9 @@ export async function runFineTune(opts: {
   const split = await getSplit(pool, payload.dataset, payload.split);
   if (!split) throw new Error(`split ${payload.split} of dataset ${payload.dataset} no longer exists`);
   const rows = await getDatasetRows(pool, payload.dataset);
-  const keys = await resolveFineTuneExperts(pool, payload.experts, dataset.inputKinds);
+  const keys = await resolveFineTuneExperts(pool, payload.experts, dataset.inputKinds, dataset.property);
   const bundles = await loadExpertBundles(pool, keys);
-  const needsStructure = bundles.some((b) => b.card.architecture.type === 'cgcnn');
+  const needsStructure = bundles.some((b) => !('kind' in b) || b.kind === 'cgcnn');
 
   await opts.report({ stage: 'preparing', rows: rows.length, experts: keys.length });
   const inputs: MaterialInput[] = rows.map((r) => {

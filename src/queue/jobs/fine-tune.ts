@@ -42,7 +42,7 @@ export const fineTuneJob: JobDefinition<FineTunePayload> = {
     if (!dataset) throw new JobRejected('not_found', 'dataset_not_found', `there is no dataset ${payload.dataset}`);
     if (!(await getSplit(pool, payload.dataset, payload.split))) throw new JobRejected('not_found', 'split_not_found', `dataset ${payload.dataset} has no split ${payload.split}`);
     if (await modelNameTaken(pool, payload.name)) throw new JobRejected('conflict', 'model_name_taken', `a model named "${payload.name}" already exists; choose another name`);
-    const experts = await resolveFineTuneExperts(pool, payload.experts, dataset.inputKinds);
+    const experts = await resolveFineTuneExperts(pool, payload.experts, dataset.inputKinds, dataset.property);
     if (payload.mode !== 'mixture' && experts.length !== 1) throw new JobRejected('invalid', 'one_expert_required', `${payload.mode} training uses exactly one expert`);
     return { ...payload, experts };
   },
