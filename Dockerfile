@@ -19,7 +19,7 @@ COPY bin ./bin
 COPY migrations ./migrations
 COPY assets ./assets
 COPY experts ./experts
-RUN mkdir -p models
+COPY models ./models
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
