@@ -4,6 +4,10 @@
  * form so that a fine-tuned expert can be written back under the same names, bit for bit.
  */
 import type { NamedTensor } from './safetensors.js';
+import { mulberry32 } from '../util/random.js';
+
+/** Re-exported for the modules that seed initialisation and shuffling. */
+export { mulberry32 };
 
 export interface CgcnnDims {
   /** 92: CGCNN's one-hot atom features. */
@@ -94,18 +98,6 @@ export function writeInOutBlock(target: NamedTensor, block: Float32Array, nIn: n
   for (let o = 0; o < nOut; o++) {
     for (let i = 0; i < nIn; i++) target.data[(rowStart + o) * inCols + colStart + i] = block[i * nOut + o];
   }
-}
-
-/** Deterministic PRNG (mulberry32): seeded initialisation and shuffling without global state. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** PyTorch's default Linear/BatchNorm initialisation (uniform ±1/sqrt(fan_in); BN γ=1, β=0, running 0/1), for training from scratch. */

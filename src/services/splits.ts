@@ -1,3 +1,4 @@
+import { mulberry32 } from '../util/random.js';
 import { createHash } from 'node:crypto';
 
 /** The paper's 70/15/15 train/val/test proportions. */
@@ -19,21 +20,6 @@ export interface SplitIndices {
   train: number[];
   val: number[];
   test: number[];
-}
-
-/**
- * mulberry32 (Tommy Ettinger's 32-bit generator): tiny, fast and reproducible bit for bit in any language with
- * 32-bit integer arithmetic, which is what a documented split needs. Returns floats in [0, 1).
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** 0..n-1 shuffled by Fisher–Yates (Durstenfeld, from the end) driven by mulberry32(seed). */

@@ -7,6 +7,7 @@ import { loadShippedExperts, expertEmbeddings, predictExpert } from '../../src/m
 import { parseSafetensors, serializeSafetensors } from '../../src/ml/safetensors.js';
 import { batchesByAtoms, packGraphs } from '../../src/ml/batching.js';
 import { atomStates, batchTensors, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, meanPool } from '../../src/ml/cgcnn.js';
+import { cgcnnHeadReference } from '../reference/cgcnn-head.js';
 
 const graphs = fixtureGraphs;
 
@@ -33,20 +34,6 @@ test('embeddings of every fixture crystal match PyTorch to 1e-4, for all 18 expe
   assert.ok(worst < 1e-4, `worst embedding error ${worst}`);
 });
 
-/** float64 reference of CGCNN's head on a 64-d input: fc_out(softplus(conv_to_fc(v))), de-normalised. */
-function headReference(w: Map<string, { data: Float32Array }>, v: number[], mean: number, std: number): number {
-  const W = w.get('conv_to_fc.weight')!.data;
-  const b = w.get('conv_to_fc.bias')!.data;
-  const wo = w.get('fc_out.weight')!.data;
-  let out = w.get('fc_out.bias')!.data[0];
-  for (let h = 0; h < 32; h++) {
-    let z = b[h];
-    for (let k = 0; k < 64; k++) z += W[h * 64 + k] * v[k];
-    out += wo[h] * Math.log1p(Math.exp(z));
-  }
-  return out * std + mean;
-}
-
 const relErr = (a: number, b: number) => Math.abs(a - b) / Math.max(1, Math.abs(b));
 
 test('predictions are CGCNN\'s head on the embedding (softplus before conv_to_fc, as trained) to 1e-4', () => {
@@ -55,7 +42,7 @@ test('predictions are CGCNN\'s head on the embedding (softplus before conv_to_fc
     const pred = predictExpert(expert, graphs);
     const { mean, std } = expert.card.target_normalizer;
     fixture.forEach((f, r) => {
-      worst = Math.max(worst, relErr(pred[r], headReference(expert.weights, f.experts[expert.card.key].embedding, mean, std)));
+      worst = Math.max(worst, relErr(pred[r], cgcnnHeadReference(expert.weights, f.experts[expert.card.key].embedding, mean, std)));
     });
   }
   assert.ok(worst < 1e-4, `worst prediction error ${worst}`);
@@ -72,7 +59,7 @@ test('the fixture predictions are reproduced to 1e-4 by the head applied to the 
     disposeCgcnnTensors(t);
     const { mean, std } = expert.card.target_normalizer;
     fixture.forEach((f, r) => {
-      worst = Math.max(worst, relErr(headReference(expert.weights, pooled[r], mean, std), f.experts[expert.card.key].prediction));
+      worst = Math.max(worst, relErr(cgcnnHeadReference(expert.weights, pooled[r], mean, std), f.experts[expert.card.key].prediction));
     });
   }
   disposeBatchTensors(b);

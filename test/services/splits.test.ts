@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkExplicitSplit, mulberry32, randomSplit, seededPermutation, SplitError, splitContentHash } from '../../src/services/splits.js';
+import { mulberry32 } from '../../src/util/random.js';
+import { checkExplicitSplit, randomSplit, seededPermutation, SplitError, splitContentHash } from '../../src/services/splits.js';
 
 const code = (c: string) => (e: unknown) => e instanceof SplitError && e.code === c;
 
