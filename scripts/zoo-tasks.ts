@@ -72,7 +72,8 @@ for (const task of tasks) {
     }
     process.stdout.write(`${task.key} seed ${seed}: val MAE ${r.valMae.toPrecision(4)}, test MAE ${r.testMae?.toPrecision(4)} (best epoch ${r.bestEpoch + 1}) ${r.model.gateWeights.map((w, i) => `${r.model.experts[i].key} ${w.toFixed(2)}`).join(', ')}\n`);
   }
-  const bytes = serializeEnsemble(members);
+  // Members keep only what fine-tuning changed; the rest is read from the shipped experts at load time.
+  const bytes = serializeEnsemble(members, (key, sha) => experts.find((e) => e.card.key === key && e.sha256 === sha)?.weights);
   const file = `${task.key}.matmoe`;
   await writeFile(join(SHIPPED_MODELS_DIR, file), bytes);
   const testMaes = perSeed.map((p) => p.testMae);

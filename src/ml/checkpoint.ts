@@ -34,14 +34,27 @@ interface Manifest {
   gateLogits: number[];
   selected: number[];
   gateWeights: number[];
-  experts: { key: string; kind: string; card: Record<string, unknown>; baseSha256: string; tensors: string[] }[];
+  experts: { key: string; kind: string; card: Record<string, unknown>; baseSha256: string; tensors: string[]; fromBase?: string[] }[];
   head: { nIn: number; nOut: number }[];
   normalizer: MixtureModel['normalizer'];
   versions: MixtureModel['versions'];
   metrics: MixtureModel['metrics'];
 }
 
-export function serializeCheckpoint(model: MixtureModel): Uint8Array {
+/**
+ * Finds the shipped weights an expert started from (by key and sha256 of the shipped file). A checkpoint written with
+ * it leaves out every tensor still equal to the shipped one, and needs it again to load: shipped models then hold
+ * only what fine-tuning changed.
+ */
+export type BaseWeights = (key: string, baseSha256: string) => StateDict | undefined;
+
+function sameTensor(a: NamedTensor, b: NamedTensor | undefined): boolean {
+  if (!b || a.data.length !== b.data.length || a.shape.join() !== b.shape.join()) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
+export function serializeCheckpoint(model: MixtureModel, base?: BaseWeights): Uint8Array {
   const tensors = new Map<string, NamedTensor>();
   model.head.forEach((l, i) => {
     tensors.set(`head.${i}.w`, { shape: [l.nIn, l.nOut], data: l.w });
@@ -49,11 +62,17 @@ export function serializeCheckpoint(model: MixtureModel): Uint8Array {
   });
   const experts = model.experts.map((e, i) => {
     const names: string[] = [];
+    const fromBase: string[] = [];
+    const shipped = base?.(e.key, e.baseSha256);
     for (const [name, t] of e.weights) {
+      if (shipped && sameTensor(t, shipped.get(name))) {
+        fromBase.push(name);
+        continue;
+      }
       tensors.set(`experts.${i}.${name}`, t);
       names.push(name);
     }
-    return { key: e.key, kind: e.kind, card: e.card, baseSha256: e.baseSha256, tensors: names };
+    return { key: e.key, kind: e.kind, card: e.card, baseSha256: e.baseSha256, tensors: names, ...(fromBase.length ? { fromBase } : {}) };
   });
   const manifest: Manifest = {
     format: model.format,
@@ -82,7 +101,7 @@ export function checkpointSha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export function loadCheckpoint(bytes: Uint8Array): MixtureModel {
+export function loadCheckpoint(bytes: Uint8Array, base?: BaseWeights): MixtureModel {
   if (bytes.byteLength < HEADER || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
     throw new CheckpointError('checkpoint_malformed', 'not a MatMoE checkpoint (bad magic)');
   }
@@ -118,6 +137,15 @@ export function loadCheckpoint(bytes: Uint8Array): MixtureModel {
   const experts = manifest.experts.map((e, i) => {
     const weights: StateDict = new Map();
     for (const name of e.tensors) weights.set(name, take(`experts.${i}.${name}`));
+    if (e.fromBase?.length) {
+      const shipped = base?.(e.key, e.baseSha256);
+      if (!shipped) throw new CheckpointError('checkpoint_incompatible', `expert ${e.key} (sha256 ${e.baseSha256.slice(0, 12)}…) that this model builds on is not installed`);
+      for (const name of e.fromBase) {
+        const t = shipped.get(name);
+        if (!t) throw new CheckpointError('checkpoint_incompatible', `installed expert ${e.key} lacks tensor ${name}`);
+        weights.set(name, t);
+      }
+    }
     const ew = { key: e.key, kind: e.kind, card: e.card, baseSha256: e.baseSha256, weights };
     try {
       expertKind(e.kind).validate(ew);

@@ -3,14 +3,14 @@
  *   "MATMOEEN" | u32 LE member count | for each member: u32 LE byte length | checkpoint bytes
  * Each member carries its own checksum (checkpoint.ts); the database stores a sha256 of the whole beside it.
  */
-import { CheckpointError, checkpointSha256, loadCheckpoint, serializeCheckpoint } from './checkpoint.js';
+import { CheckpointError, checkpointSha256, loadCheckpoint, serializeCheckpoint, type BaseWeights } from './checkpoint.js';
 import type { MixtureModel } from './mixture.js';
 
 const MAGIC = 'MATMOEEN';
 
-export function serializeEnsemble(members: readonly MixtureModel[]): Uint8Array {
+export function serializeEnsemble(members: readonly MixtureModel[], base?: BaseWeights): Uint8Array {
   if (members.length === 0) throw new RangeError('an ensemble needs at least one member');
-  const parts = members.map(serializeCheckpoint);
+  const parts = members.map((m) => serializeCheckpoint(m, base));
   const out = new Uint8Array(12 + parts.reduce((a, p) => a + 4 + p.byteLength, 0));
   const view = new DataView(out.buffer);
   out.set(new TextEncoder().encode(MAGIC), 0);
@@ -24,7 +24,7 @@ export function serializeEnsemble(members: readonly MixtureModel[]): Uint8Array 
   return out;
 }
 
-export function loadEnsemble(bytes: Uint8Array): MixtureModel[] {
+export function loadEnsemble(bytes: Uint8Array, base?: BaseWeights): MixtureModel[] {
   if (bytes.byteLength < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
     throw new CheckpointError('checkpoint_malformed', 'not a MatMoE model (bad magic)');
   }
@@ -36,7 +36,7 @@ export function loadEnsemble(bytes: Uint8Array): MixtureModel[] {
     if (at + 4 > bytes.byteLength) throw new CheckpointError('checkpoint_malformed', `model truncated before member ${i}`);
     const len = view.getUint32(at, true);
     if (at + 4 + len > bytes.byteLength) throw new CheckpointError('checkpoint_malformed', `model member ${i} is truncated`);
-    members.push(loadCheckpoint(bytes.subarray(at + 4, at + 4 + len)));
+    members.push(loadCheckpoint(bytes.subarray(at + 4, at + 4 + len), base));
     at += 4 + len;
   }
   if (at !== bytes.byteLength || n === 0) throw new CheckpointError('checkpoint_malformed', 'model has trailing bytes or no member');

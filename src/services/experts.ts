@@ -7,6 +7,7 @@ import { crystalGraph, type CrystalGraph } from '../ml/batching.js';
 import { loadShippedExperts, predictExpert, type ExpertBundle } from '../ml/experts.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { StateDict } from '../ml/cgcnn-weights.js';
 import { join } from 'node:path';
 import { COMPOSITION_EXPERTS_DIR, loadCompositionExperts, predictCompositionExpert, type CompositionExpertBundle } from '../ml/composition/experts.js';
 
@@ -85,6 +86,12 @@ export class ExpertService {
 
   kindOf(key: string): ExpertKind | undefined {
     return this.cgcnn.has(key) ? 'cgcnn' : this.composition.has(key) ? 'composition' : undefined;
+  }
+
+  /** The shipped weights of expert `key` if they are the file with this sha256 (what stored models build on). */
+  baseWeights(key: string, sha256: string): StateDict | undefined {
+    const b = this.cgcnn.get(key) ?? this.composition.get(key);
+    return b && b.sha256 === sha256 ? b.weights : undefined;
   }
 
   has(key: string): boolean {

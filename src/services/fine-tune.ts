@@ -129,7 +129,8 @@ export async function runFineTune(opts: {
   const testRows = split.test;
   const testPred = testRows.length > 0 ? predictMixture(result.model, testRows.map((i) => inputs[i])) : new Float32Array();
   const trainingElements = [...new Set(split.train.flatMap((i) => Object.keys(resolveInput(rows[i].input as UserInput).composition)))].sort();
-  const weights = serializeEnsemble([result.model]);
+  const baseOf = (key: string, sha: string) => bundles.map((b) => ('kind' in b ? { key: b.key, sha: b.baseSha256, w: b.weights } : { key: b.card.key, sha: b.sha256, w: b.weights })).find((b) => b.key === key && b.sha === sha)?.w;
+  const weights = serializeEnsemble([result.model], baseOf);
   const members = [result.model];
   const metrics = {
     trainMae: result.trainMae, valMae: result.valMae, testMae: result.testMae, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun,

@@ -3,6 +3,7 @@ import { ChemError, type Composition } from '../chem/types.js';
 import { getModel, getModelVersion, getModelWeights, type ModelRecord } from '../db/models.js';
 import type { Pool } from '../db/pool.js';
 import { crystalGraph } from '../ml/batching.js';
+import type { BaseWeights } from '../ml/checkpoint.js';
 import { loadEnsemble } from '../ml/ensemble.js';
 import type { MaterialInput } from '../ml/expert-kind.js';
 import { predictMixture, type MixtureModel } from '../ml/mixture.js';
@@ -57,7 +58,7 @@ export class ModelService {
   private readonly cache = new Map<string, LoadedModel>();
   private readonly loading = new Map<string, Promise<LoadedModel>>();
 
-  constructor(private readonly pool: Pool, private readonly chunkSize = 64) {}
+  constructor(private readonly pool: Pool, private readonly base?: BaseWeights, private readonly chunkSize = 64) {}
 
   /** undefined when no model has that id or name. */
   async resolve(idOrName: string): Promise<LoadedModel | undefined> {
@@ -77,7 +78,7 @@ export class ModelService {
   private async load(id: string): Promise<LoadedModel> {
     const [record, blob] = await Promise.all([getModel(this.pool, id), getModelWeights(this.pool, id)]);
     if (!record || !blob) throw new Error(`model ${id} vanished while loading`);
-    const members = loadEnsemble(new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength));
+    const members = loadEnsemble(new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength), this.base);
     const elements = record.metrics.trainingElements;
     const loaded: LoadedModel = {
       record,

@@ -11,5 +11,5 @@ declare module 'fastify' {
 /** Shipped models are seeded at start (idempotent); models are loaded lazily on first prediction. */
 export default fp(async (app) => {
   app.log.info(await seedShippedModels(app.pg), 'shipped models seeded');
-  app.decorate('models', new ModelService(app.pg));
-}, { name: 'models', dependencies: ['db', 'backend'] });
+  app.decorate('models', new ModelService(app.pg, (key, sha) => app.experts.baseWeights(key, sha)));
+}, { name: 'models', dependencies: ['db', 'backend', 'experts'] });
