@@ -126,7 +126,7 @@ test('a scratch expert trains every layer and standardises with its inputs\' sta
   assert.doesNotThrow(() => compositionKind.validate(base));
   const t = compositionKind.createTrainable(base, { ...opts(1), scratch: true });
   try {
-    assert.equal(t.variables.length, 4);
+    assert.equal(t.variables.length, 6, 'weight and bias of the three encoder layers');
     t.prepare(inputs);
     const mean = t.exportWeights().weights.get('input.mean')!.data;
     // Column of the Fe fraction: Fe2O3 is the only input with iron (2/5), so the mean over 6 inputs is 0.4 / 6.

@@ -67,7 +67,8 @@ test('the default architecture maps 544 descriptors to a 64-d embedding and one 
   assert.equal(featureCount, 544);
   const shapes = expectedShapes(arch);
   assert.deepEqual(shapes.get('encoder.0.weight'), [featureCount, 256]);
-  assert.deepEqual(shapes.get('encoder.1.weight'), [256, EMBEDDING_DIM]);
+  assert.deepEqual(shapes.get('encoder.1.weight'), [256, 128]);
+  assert.deepEqual(shapes.get('encoder.2.weight'), [128, EMBEDDING_DIM]);
   assert.deepEqual(shapes.get('head.0.weight'), [EMBEDDING_DIM, 32]);
   assert.deepEqual(shapes.get('head.1.weight'), [32, 1]);
   assert.equal(EMBEDDING_DIM, 64);

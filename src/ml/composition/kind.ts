@@ -15,6 +15,8 @@ import { checkFeaturizer } from './experts.js';
 import {
   checkWeights,
   cloneWeights,
+  DEFAULT_ENCODER,
+  DEFAULT_HEAD,
   defaultArchitecture,
   EMBEDDING_DIM,
   encoderB,
@@ -221,7 +223,7 @@ export function compositionExpertWeights(b: { card: CompositionExpertCard; weigh
  * A randomly initialised composition expert for training from scratch (the mixture's `scratch` mode): every layer
  * trains, and `prepare` standardises the descriptors with the statistics of the inputs it is given.
  */
-export function scratchCompositionExpert(key: string, seed: number, encoder: readonly number[] = [256, EMBEDDING_DIM], head: readonly number[] = [32]): ExpertWeights {
+export function scratchCompositionExpert(key: string, seed: number, encoder: readonly number[] = DEFAULT_ENCODER, head: readonly number[] = DEFAULT_HEAD): ExpertWeights {
   const architecture = defaultArchitecture(featureCount, encoder, head);
   const card: CompositionExpertCard = {
     key,

@@ -27,7 +27,11 @@ export interface CompositionArchitecture {
   activation: 'softplus';
 }
 
-export function defaultArchitecture(inputDim: number, encoder: readonly number[] = [256, EMBEDDING_DIM], head: readonly number[] = [32]): CompositionArchitecture {
+/** The zoo's architecture (docs/composition-experts.md: chosen over 256-64 and 512-256-64 by validation MAE per second). */
+export const DEFAULT_ENCODER: readonly number[] = [256, 128, EMBEDDING_DIM];
+export const DEFAULT_HEAD: readonly number[] = [32];
+
+export function defaultArchitecture(inputDim: number, encoder: readonly number[] = DEFAULT_ENCODER, head: readonly number[] = DEFAULT_HEAD): CompositionArchitecture {
   return { type: ARCHITECTURE_TYPE, input_dim: inputDim, encoder: [...encoder], head: [...head], activation: 'softplus' };
 }
 

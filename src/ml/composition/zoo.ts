@@ -11,19 +11,19 @@ import type { StateDict } from '../cgcnn-weights.js';
 import { COMPOSITION_KIND, type CompositionExpertCard } from './card.js';
 import { serializeCompositionExpert } from './experts.js';
 import { SOURCE_QUANTITIES } from './leakage.js';
-import { defaultArchitecture } from './model.js';
+import { DEFAULT_ENCODER, DEFAULT_HEAD, defaultArchitecture } from './model.js';
 import { SPLIT_SEED, VAL_FRACTION, type SourceSet } from './sources.js';
 import { pretrainCompositionExpert, type PretrainConfig, type PretrainEpoch } from './train.js';
 
 /** The recipe every zoo expert is trained with (chosen by the measurements in docs/composition-experts.md). */
 export const ZOO_RECIPE: Omit<PretrainConfig, 'architecture'> & { encoder: number[]; head: number[] } = {
-  encoder: [256, 64],
-  head: [32],
+  encoder: [...DEFAULT_ENCODER],
+  head: [...DEFAULT_HEAD],
   epochs: 100,
   patience: 20,
   batchSize: 256,
   lr: 1e-3,
-  weightDecay: 1,
+  weightDecay: 0,
   seed: 0,
 };
 
