@@ -47,6 +47,9 @@ export function ensembleGate(members: readonly MixtureModel[]): { key: string; k
   return [...acc.entries()].map(([key, v]) => ({ key, kind: v.kind, weight: v.weight })).sort((a, b) => b.weight - a.weight);
 }
 
+/** A retrained or new model is seen by every API replica within this time. */
+const VERSION_TTL_MS = 1000;
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -54,15 +57,40 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * model is picked up on the next request). Predictions run in chunks, yielding between them, so one large batch
  * does not hold up other requests.
  */
+/** Least-recently-used map of bounded size. */
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, v: V): void {
+    this.map.delete(key);
+    this.map.set(key, v);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+  }
+}
+
 export class ModelService {
   private readonly cache = new Map<string, LoadedModel>();
+  /**
+   * Member predictions of composition-only models by (model checksum, reduced formula): the same material is asked for
+   * again and again (every polymorph, every user), and the answer cannot change while the checksum does not.
+   */
+  private readonly memo = new Lru<Float64Array>(50_000);
+  private readonly versions = new Map<string, { v: { id: string; checksum: string } | undefined; at: number }>();
   private readonly loading = new Map<string, Promise<LoadedModel>>();
 
   constructor(private readonly pool: Pool, private readonly base?: BaseWeights, private readonly chunkSize = 64) {}
 
   /** undefined when no model has that id or name. */
   async resolve(idOrName: string): Promise<LoadedModel | undefined> {
-    const v = await getModelVersion(this.pool, idOrName);
+    const v = await this.version(idOrName);
     if (!v) return undefined;
     const cached = this.cache.get(v.id);
     if (cached && cached.record.checksum === v.checksum) return cached;
@@ -73,6 +101,18 @@ export class ModelService {
       this.loading.set(key, pending);
     }
     return pending;
+  }
+
+  /** Which version of a model is current, re-read from Postgres at most every VERSION_TTL_MS per model. */
+  private async version(idOrName: string): Promise<{ id: string; checksum: string } | undefined> {
+    const now = Date.now();
+    const hit = this.versions.get(idOrName);
+    if (hit && now - hit.at < VERSION_TTL_MS) return hit.v;
+    const v = await getModelVersion(this.pool, idOrName);
+    // Only found models are remembered, so a model created a moment ago is never reported missing.
+    if (v) this.versions.set(idOrName, { v, at: now });
+    if (this.versions.size > 10_000) this.versions.delete(this.versions.keys().next().value as string);
+    return v;
   }
 
   private async load(id: string): Promise<LoadedModel> {
@@ -111,10 +151,26 @@ export class ModelService {
     if (problems.length > 0) throw new InvalidInputsError(problems);
 
     const perMember: Float32Array[] = model.members.map(() => new Float32Array(mlInputs.length));
-    for (let start = 0; start < mlInputs.length; start += this.chunkSize) {
-      const chunk = mlInputs.slice(start, start + this.chunkSize);
-      model.members.forEach((m, j) => perMember[j].set(predictMixture(m, chunk), start));
-      if (start + this.chunkSize < mlInputs.length) await yieldToEventLoop();
+    const memoKey = (i: number): string | undefined => (model.needsStructure ? undefined : `${model.record.checksum}:${mlInputs[i].formula}`);
+    const todo: number[] = [];
+    mlInputs.forEach((_, i) => {
+      const key = memoKey(i);
+      const hit = key === undefined ? undefined : this.memo.get(key);
+      if (hit) hit.forEach((v, j) => { perMember[j][i] = v; });
+      else todo.push(i);
+    });
+    for (let start = 0; start < todo.length; start += this.chunkSize) {
+      const rows = todo.slice(start, start + this.chunkSize);
+      const chunk = rows.map((i) => mlInputs[i]);
+      model.members.forEach((m, j) => {
+        const values = predictMixture(m, chunk);
+        rows.forEach((i, r) => { perMember[j][i] = values[r]; });
+      });
+      for (const i of rows) {
+        const key = memoKey(i);
+        if (key !== undefined) this.memo.set(key, Float64Array.from(perMember, (p) => p[i]));
+      }
+      if (start + this.chunkSize < todo.length) await yieldToEventLoop();
     }
 
     const gate = ensembleGate(model.members).map(({ key, weight }) => ({ key, weight }));
