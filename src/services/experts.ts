@@ -3,7 +3,7 @@ import { ChemError, type Composition } from '../chem/types.js';
 import { upsertExpert, type ExpertKind } from '../db/experts.js';
 import type { Pool } from '../db/pool.js';
 import { hasAtomFeatures } from '../ml/atom-features.js';
-import { crystalGraph, type CrystalGraph } from '../ml/batching.js';
+import { crystalGraph } from '../ml/batching.js';
 import { loadShippedExperts, predictExpert, type ExpertBundle } from '../ml/experts.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -24,6 +24,28 @@ export class InvalidInputsError extends Error {
       ? `input ${problems[0].index}: ${problems[0].message}`
       : `${problems.length} inputs are invalid; the first is input ${problems[0].index}: ${problems[0].message}`);
   }
+}
+
+/**
+ * Resolves every input and maps it with `fn`; chemistry problems of all inputs are collected (with their index) and
+ * thrown together as InvalidInputsError, so a user can fix a batch in one go.
+ */
+export function resolveEach<T>(inputs: readonly MaterialInput[], fn: (r: ResolvedInput) => T): { resolved: ResolvedInput[]; mapped: T[] } {
+  const problems: InputProblem[] = [];
+  const resolved: ResolvedInput[] = [];
+  const mapped: T[] = [];
+  inputs.forEach((input, index) => {
+    try {
+      const r = resolveInput(input);
+      mapped.push(fn(r));
+      resolved.push(r);
+    } catch (err) {
+      if (!(err instanceof ChemError)) throw err;
+      problems.push({ index, code: err.code, message: err.message });
+    }
+  });
+  if (problems.length > 0) throw new InvalidInputsError(problems);
+  return { resolved, mapped };
 }
 
 export interface ExpertPrediction {
@@ -48,36 +70,16 @@ export class ExpertService {
   }
 
   async seed(pool: Pool): Promise<Record<'inserted' | 'updated' | 'unchanged', number>> {
+    const asRecord = (c: object): Record<string, unknown> => c as Record<string, unknown>;
+    const seeds = [
+      ...[...this.cgcnn.values()].map((b) => ({ b, kind: 'cgcnn' as const, sourceDataset: b.card.likely_source_dataset ?? null, valMae: b.card.best_val_mae ?? null })),
+      ...[...this.composition.values()].map((b) => ({ b, kind: 'composition' as const, sourceDataset: b.card.source.name, valMae: b.card.val_mae })),
+    ];
     const counts = { inserted: 0, updated: 0, unchanged: 0 };
-    for (const b of this.cgcnn.values()) {
-      const { card } = b;
+    for (const { b, kind, sourceDataset, valMae } of seeds) {
       const outcome = await upsertExpert(pool, {
-        key: card.key,
-        kind: 'cgcnn',
-        property: card.property,
-        unit: card.unit,
-        sourceDataset: card.likely_source_dataset ?? null,
-        valMae: card.best_val_mae ?? null,
-        architecture: card.architecture as unknown as Record<string, unknown>,
-        card: card as unknown as Record<string, unknown>,
-        weights: await readFile(b.path),
-        sha256: b.sha256,
-      });
-      counts[outcome]++;
-    }
-    for (const b of this.composition.values()) {
-      const { card } = b;
-      const outcome = await upsertExpert(pool, {
-        key: card.key,
-        kind: 'composition',
-        property: card.property,
-        unit: card.unit,
-        sourceDataset: card.source.name,
-        valMae: card.val_mae,
-        architecture: card.architecture as unknown as Record<string, unknown>,
-        card: card as unknown as Record<string, unknown>,
-        weights: await readFile(b.path),
-        sha256: b.sha256,
+        key: b.card.key, kind, property: b.card.property, unit: b.card.unit, sourceDataset, valMae,
+        architecture: asRecord(b.card.architecture), card: asRecord(b.card), weights: await readFile(b.path), sha256: b.sha256,
       });
       counts[outcome]++;
     }
@@ -104,43 +106,22 @@ export class ExpertService {
     if (comp) return this.predictComposition(comp, inputs);
     const expert = this.cgcnn.get(key);
     if (!expert) throw new Error(`unknown expert ${key}`);
-    const problems: InputProblem[] = [];
-    const resolved: ResolvedInput[] = [];
-    const graphs: CrystalGraph[] = [];
-    inputs.forEach((input, index) => {
-      try {
-        const r = resolveInput(input);
-        if (!r.structure) {
-          throw new ChemError('structure_required', `expert ${key} is a crystal-graph (CGCNN) model and needs a crystal structure: send "structure", "cif" or "poscar" instead of "formula"`);
-        }
-        const g = crystalGraph(r.structure);
-        const bad = [...g.atomicNumbers].find((z) => !hasAtomFeatures(z));
-        if (bad !== undefined) throw new ChemError('element_unsupported', `element Z=${bad} is beyond the CGCNN atom-feature table (Z ≤ 100)`);
-        resolved.push(r);
-        graphs.push(g);
-      } catch (err) {
-        if (!(err instanceof ChemError)) throw err;
-        problems.push({ index, code: err.code, message: err.message });
+    const { resolved, mapped: graphs } = resolveEach(inputs, (r) => {
+      if (!r.structure) {
+        throw new ChemError('structure_required', `expert ${key} is a crystal-graph (CGCNN) model and needs a crystal structure: send "structure", "cif" or "poscar" instead of "formula"`);
       }
+      const g = crystalGraph(r.structure);
+      const bad = [...g.atomicNumbers].find((z) => !hasAtomFeatures(z));
+      if (bad !== undefined) throw new ChemError('element_unsupported', `element Z=${bad} is beyond the CGCNN atom-feature table (Z ≤ 100)`);
+      return g;
     });
-    if (problems.length > 0) throw new InvalidInputsError(problems);
     const values = predictExpert(expert, graphs);
     return resolved.map((r, i) => ({ value: values[i], formula: r.formula, composition: r.composition, nSites: r.structure?.sites.length ?? null }));
   }
 
   /** Composition experts read formulas; a structure is reduced to its composition. */
   private predictComposition(expert: CompositionExpertBundle, inputs: readonly MaterialInput[]): ExpertPrediction[] {
-    const problems: InputProblem[] = [];
-    const resolved: ResolvedInput[] = [];
-    inputs.forEach((input, index) => {
-      try {
-        resolved.push(resolveInput(input));
-      } catch (err) {
-        if (!(err instanceof ChemError)) throw err;
-        problems.push({ index, code: err.code, message: err.message });
-      }
-    });
-    if (problems.length > 0) throw new InvalidInputsError(problems);
+    const { resolved } = resolveEach(inputs, () => undefined);
     let values: Float32Array;
     try {
       values = predictCompositionExpert(expert, resolved.map((r) => r.composition));

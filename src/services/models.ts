@@ -1,4 +1,4 @@
-import { resolveInput, type MaterialInput as UserInput, type ResolvedInput } from '../chem/input.js';
+import type { MaterialInput as UserInput } from '../chem/input.js';
 import { ChemError, type Composition } from '../chem/types.js';
 import { getModel, getModelVersion, getModelWeights, type ModelRecord } from '../db/models.js';
 import type { Pool } from '../db/pool.js';
@@ -7,7 +7,7 @@ import type { BaseWeights } from '../ml/checkpoint.js';
 import { loadEnsemble } from '../ml/ensemble.js';
 import type { MaterialInput } from '../ml/expert-kind.js';
 import { predictMixture, type MixtureModel } from '../ml/mixture.js';
-import { InvalidInputsError, type InputProblem } from './experts.js';
+import { resolveEach } from './experts.js';
 
 /** Expert kinds that read a crystal structure; every other kind reads the composition. */
 const STRUCTURE_KINDS = new Set(['cgcnn']);
@@ -132,23 +132,12 @@ export class ModelService {
 
   /** Checks every input first (all problems reported together), then predicts in input order. */
   async predict(model: LoadedModel, inputs: readonly UserInput[]): Promise<MaterialPrediction[]> {
-    const problems: InputProblem[] = [];
-    const resolved: ResolvedInput[] = [];
-    const mlInputs: MaterialInput[] = [];
-    inputs.forEach((input, index) => {
-      try {
-        const r = resolveInput(input);
-        if (model.needsStructure && !r.structure) {
-          throw new ChemError('structure_required', `model "${model.record.name}" mixes crystal-structure experts and needs a structure: send "structure" (pymatgen JSON), "cif" or "poscar" instead of "formula"`);
-        }
-        mlInputs.push({ formula: r.formula, ...(model.needsStructure && r.structure ? { graph: crystalGraph(r.structure) } : {}) });
-        resolved.push(r);
-      } catch (err) {
-        if (!(err instanceof ChemError)) throw err;
-        problems.push({ index, code: err.code, message: err.message });
+    const { resolved, mapped: mlInputs } = resolveEach(inputs, (r): MaterialInput => {
+      if (model.needsStructure && !r.structure) {
+        throw new ChemError('structure_required', `model "${model.record.name}" mixes crystal-structure experts and needs a structure: send "structure" (pymatgen JSON), "cif" or "poscar" instead of "formula"`);
       }
+      return { formula: r.formula, ...(model.needsStructure && r.structure ? { graph: crystalGraph(r.structure) } : {}) };
     });
-    if (problems.length > 0) throw new InvalidInputsError(problems);
 
     const perMember: Float32Array[] = model.members.map(() => new Float32Array(mlInputs.length));
     const memoKey = (i: number): string | undefined => (model.needsStructure ? undefined : `${model.record.checksum}:${mlInputs[i].formula}`);
