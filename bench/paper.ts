@@ -3,7 +3,8 @@
  * test MAEs with the paper's MoE-(18), CGCNN from scratch and the best known result (../shared/data/tasks/index.json).
  *
  *   node --import tsx bench/paper.ts -- --task <key|headline|all> --seeds 0-4 [--k K] [--epochs N] [--json]
- *        [--mode mixture|pairwise|scratch] [--expert KEY] [--batch-norm batch|running] [--no-dedupe]
+ *        [--mode mixture|pairwise|scratch] [--expert KEY] [--batch-norm batch|running] [--frozen-bn target|source]
+ *        [--ties seeded|index] [--no-dedupe]
  *        [--backend auto|wasm|cpu|tensorflow] [--no-write]
  *
  * Every finished run is appended to bench/results/paper.json; docs/benchmarks.md (between its
@@ -52,6 +53,8 @@ interface Args {
   mode: MixtureMode;
   expert?: string;
   batchNorm?: 'batch' | 'running';
+  tieBreak?: 'seeded' | 'index';
+  frozenBn?: 'source' | 'target';
   dedupe: boolean;
   backend: BackendName;
   write: boolean;
@@ -88,6 +91,8 @@ function parseArgs(argv: string[]): Args {
       case '--mode': a.mode = val() as MixtureMode; break;
       case '--expert': a.expert = val(); break;
       case '--batch-norm': a.batchNorm = val() as 'batch' | 'running'; break;
+      case '--ties': a.tieBreak = val() as 'seeded' | 'index'; break;
+      case '--frozen-bn': a.frozenBn = val() as 'source' | 'target'; break;
       case '--no-dedupe': a.dedupe = false; break;
       case '--backend': a.backend = val() as BackendName; break;
       case '--no-write': a.write = false; break;
@@ -103,7 +108,9 @@ const std = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
 const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x.toPrecision(d)).toString());
 
 function protocolOf(c: MixtureConfig): string {
-  const parts = [c.mode, c.mode === 'mixture' ? `k=${c.k}` : c.experts[0], `epochs=${c.epochs}`, `bn=${c.batchNorm}`];
+  const parts = [c.mode, c.mode === 'mixture' ? `k=${c.k}` : c.experts[0], `epochs=${c.epochs}`, `bn=${c.batchNorm}`, `frozen-bn=${c.frozenBatchNorm}`];
+  if (c.mode === 'mixture') parts.push(`ties=${c.gateTieBreak}`);
+  if (c.dedupeTolerance === null) parts.push('no-dedupe');
   return parts.join(' ');
 }
 
@@ -122,7 +129,22 @@ const SHADES = [' ', '░', '▒', '▓', '█'];
 
 function renderSection(records: RunRecord[], index: TaskMeta[], expertKeys: string[]): string {
   const lines: string[] = [];
-  const protocols = [...new Set(records.map((r) => r.protocol))];
+  // The protocol with the most runs (the reproduction proper) first; variants after it.
+  const protocols = [...new Set(records.map((r) => r.protocol))].sort(
+    (a, b) => records.filter((r) => r.protocol === b).length - records.filter((r) => r.protocol === a).length || a.localeCompare(b),
+  );
+  const allTasks = index.filter((t) => records.some((r) => r.task === t.key));
+  lines.push('### Summary: test MAE, mean over the seeds run (n)', '');
+  lines.push(`| task | paper MoE-(18) | paper CGCNN scratch | best known | ${protocols.join(' | ')} |`);
+  lines.push(`|---|---|---|---|${protocols.map(() => '---').join('|')}|`);
+  for (const t of allTasks) {
+    const cells = protocols.map((p) => {
+      const maes = records.filter((r) => r.protocol === p && r.task === t.key).map((r) => r.testMae);
+      return maes.length === 0 ? '' : `${fmt(mean(maes))} (${maes.length})`;
+    });
+    lines.push(`| ${t.key} | ${fmt(t.moe18_mae)} | ${fmt(t.cgcnn_scratch_mae)} | ${fmt(t.best_known_mae)} | ${cells.join(' | ')} |`);
+  }
+  lines.push('');
   for (const protocol of protocols) {
     const rs = records.filter((r) => r.protocol === protocol);
     const tasks = index.filter((t) => rs.some((r) => r.task === t.key));
@@ -210,6 +232,8 @@ async function main(): Promise<void> {
         ...(args.k !== undefined ? { k: args.k } : {}),
         ...(args.epochs !== undefined ? { epochs: args.epochs } : {}),
         ...(args.batchNorm ? { batchNorm: args.batchNorm } : {}),
+        ...(args.tieBreak ? { gateTieBreak: args.tieBreak } : {}),
+        ...(args.frozenBn ? { frozenBatchNorm: args.frozenBn } : {}),
         ...(args.dedupe ? {} : { dedupeTolerance: null }),
         ...(args.mode === 'pairwise' ? { experts: [args.expert ?? 'mp_eform'] } : {}),
       };

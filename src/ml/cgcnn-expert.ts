@@ -17,6 +17,8 @@ import { atomStates, batchTensors, BN_EPS, cgcnnTensors, disposeBatchTensors, di
 import { checkStateDict, cloneStateDict, PAPER_DIMS, type StateDict } from './cgcnn-weights.js';
 import { cgcnnEmbeddings, EMBEDDING_DIM } from './experts.js';
 import { dedupeGraphs, type DedupedGraphs } from './dedupe.js';
+import { adaptFrozenBatchNorm } from './cgcnn-adapt.js';
+import { createHash } from 'node:crypto';
 import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from './expert-kind.js';
 
 type T1 = tf.Tensor1D;
@@ -45,8 +47,15 @@ function storeFor(inputs: readonly MaterialInput[]): GraphStore {
 }
 
 const dedupes = new WeakMap<GraphStore, Map<string, DedupedGraphs>>();
-/** Frozen atom states per dataset, per expert weights, per number of frozen convs: shared by runs on other splits/seeds. */
-const prefixes = new WeakMap<GraphStore, WeakMap<StateDict, Map<number, Float32Array>>>();
+/**
+ * Frozen atom states (and the frozen weights they came from) per dataset, per expert, per (frozen depth, BatchNorm
+ * mode, statistics rows): runs on other seeds reuse them when nothing that shapes them differs.
+ */
+const prefixes = new WeakMap<GraphStore, WeakMap<StateDict, Map<string, { prefix: Float32Array; weights: StateDict }>>>();
+
+function rowsKey(rows: ArrayLike<number>): string {
+  return createHash('sha1').update(Buffer.from(Int32Array.from(rows).buffer)).digest('hex');
+}
 
 function dedupeFor(store: GraphStore, frozenConvs: number, tolerance: number): DedupedGraphs {
   let m = dedupes.get(store);
@@ -274,6 +283,8 @@ class CgcnnTrainable implements TrainableExpert {
   /** Frozen embeddings [nCrystals, 64] when nothing trains. */
   private frozenEmb: Float32Array | null = null;
   private dd: DedupedGraphs | null = null;
+  /** The shipped weights, with frozen BatchNorm statistics re-estimated when frozenBatchNorm is 'target'. */
+  private frozenWeights: StateDict;
   private readonly cache = new Map<string, Assembled>();
   private pending: BatchStats[] = [];
 
@@ -282,13 +293,16 @@ class CgcnnTrainable implements TrainableExpert {
     private readonly opts: TrainableOptions,
   ) {
     this.key = base.key;
+    this.frozenWeights = base.weights;
     this.nConv = PAPER_DIMS.nConv;
     const L = opts.scratch ? this.nConv : Math.max(0, Math.min(this.nConv, Math.floor(opts.finetuneLayers)));
     this.firstTrainable = this.nConv - L;
     const sd = base.weights;
     const mk = (name: string, trainable: boolean): tf.Variable => {
       const t = sd.get(name)!;
-      const v = tf.variable(tf.tensor(t.data, t.shape), trainable);
+      const init = tf.tensor(t.data, t.shape);
+      const v = tf.variable(init, trainable);
+      init.dispose();
       this.named.set(name, v);
       if (trainable) this.variables.push(v);
       return v;
@@ -317,38 +331,45 @@ class CgcnnTrainable implements TrainableExpert {
 
   readonly key: string;
 
-  prepare(inputs: readonly MaterialInput[]): void {
+  prepare(inputs: readonly MaterialInput[], popts: { statRows?: ArrayLike<number> } = {}): void {
     const store = storeFor(inputs);
     this.store = store;
     this.clearCache();
     if (this.opts.scratch) return;
-    if (this.firstTrainable === this.nConv) {
-      this.frozenEmb = cgcnnEmbeddings(this.base.weights, graphsOf(inputs), this.opts.maxBatchAtoms);
-      return;
-    }
+    const nFrozen = Math.min(this.firstTrainable, this.nConv);
+    const adapt = this.opts.frozenBatchNorm === 'target';
+    if (adapt && !popts.statRows) throw new Error(`expert ${this.key}: frozenBatchNorm 'target' needs the training rows`);
     let byWeights = prefixes.get(store);
     if (!byWeights) {
       byWeights = new WeakMap();
       prefixes.set(store, byWeights);
     }
-    let byDepth = byWeights.get(this.base.weights);
-    if (!byDepth) {
-      byDepth = new Map();
-      byWeights.set(this.base.weights, byDepth);
+    let byKey = byWeights.get(this.base.weights);
+    if (!byKey) {
+      byKey = new Map();
+      byWeights.set(this.base.weights, byKey);
     }
-    let prefix = byDepth.get(this.firstTrainable);
-    if (!prefix) {
-      prefix = this.computePrefix(store);
-      byDepth.set(this.firstTrainable, prefix);
+    const key = `${nFrozen}|${adapt && popts.statRows ? rowsKey(popts.statRows) : 'source'}`;
+    let hit = byKey.get(key);
+    if (!hit) {
+      const weights = adapt && popts.statRows ? adaptFrozenBatchNorm(this.base.weights, store, popts.statRows, nFrozen, this.opts.maxBatchAtoms) : this.base.weights;
+      const prefix = this.firstTrainable === this.nConv ? cgcnnEmbeddings(weights, graphsOf(inputs), this.opts.maxBatchAtoms) : this.computePrefix(store, weights);
+      hit = { prefix, weights };
+      byKey.set(key, hit);
     }
-    this.prefix = prefix;
+    this.frozenWeights = hit.weights;
+    if (this.firstTrainable === this.nConv) {
+      this.frozenEmb = hit.prefix;
+      return;
+    }
+    this.prefix = hit.prefix;
     if (this.convs.length === 1 && this.opts.dedupeTolerance !== null) this.dd = dedupeFor(store, this.firstTrainable, this.opts.dedupeTolerance);
   }
 
   /** Atom states after the frozen convs, for every atom of the dataset (inference mode, batched by atoms). */
-  private computePrefix(store: GraphStore): Float32Array {
+  private computePrefix(store: GraphStore, weights: StateDict): Float32Array {
     const all = Array.from({ length: store.nCrystals }, (_, i) => i);
-    const t = cgcnnTensors(this.base.weights);
+    const t = cgcnnTensors(weights);
     try {
       const A = EMBEDDING_DIM;
       const prefix = new Float32Array(store.atomOffsets[store.nCrystals] * A);
@@ -594,7 +615,7 @@ class CgcnnTrainable implements TrainableExpert {
   }
 
   exportWeights(): ExpertWeights {
-    const weights = cloneStateDict(this.base.weights);
+    const weights = cloneStateDict(this.frozenWeights);
     for (const [name, v] of this.named) weights.set(name, { shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) });
     return { ...this.base, card: { ...this.base.card }, weights };
   }

@@ -171,6 +171,17 @@ function closeConv(x: T2, filterPre: tf.Tensor3D, corePre: tf.Tensor3D, bn2: { s
   return tf.softplus(tf.add(x, tf.add(tf.mul(summed, bn2.scale), bn2.shift))) as T2;
 }
 
+/** A conv layer's gated pre-activations before BatchNorm 1, as (filter, core) halves of shape [N, M, A]. */
+export function convPreActivations(c: ConvTensors, x: T2, nbrIdx: T1, edgeFea: T2, M: number): { filter: tf.Tensor3D; core: tf.Tensor3D } {
+  return tf.tidy(() => {
+    const s = splitConvWeights(c, x.shape[1], false);
+    return {
+      filter: halfPre(x, nbrIdx, edgeFea, M, s.selfF, s.nbrF, s.edgeF, s.biasF),
+      core: halfPre(x, nbrIdx, edgeFea, M, s.selfC, s.nbrC, s.edgeC, s.biasC),
+    };
+  });
+}
+
 /** Inference conv layer (BatchNorm from running statistics). */
 export function convLayer(c: ConvTensors, x: T2, nbrIdx: T1, edgeFea: T2, M: number, eps = BN_EPS): T2 {
   return tf.tidy(() => {

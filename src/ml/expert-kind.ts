@@ -33,6 +33,8 @@ export interface TrainableOptions {
   scratch: boolean;
   /** BatchNorm of training layers during training steps: batch statistics (PyTorch train mode) or running ones. */
   batchNorm: 'batch' | 'running';
+  /** BatchNorm statistics of frozen layers: the expert's own ('source') or re-estimated on `statRows` ('target'). */
+  frozenBatchNorm: 'source' | 'target';
   /** Atom budget of one forward pass when precomputing. */
   maxBatchAtoms: number;
   /**
@@ -55,8 +57,11 @@ export interface TrainableExpert {
   readonly dim: number;
   /** Variables the optimiser updates (empty when frozen). */
   readonly variables: tf.Variable[];
-  /** Computes and keeps the frozen part for every input. Must be called before `embed`. */
-  prepare(inputs: readonly MaterialInput[]): void;
+  /**
+   * Computes and keeps the frozen part for every input. Must be called before `embed`. `statRows` are the rows
+   * whose statistics frozen normalisation layers may adapt to (the training split; never validation or test).
+   */
+  prepare(inputs: readonly MaterialInput[], opts?: { statRows?: ArrayLike<number> }): void;
   /**
    * [rows, dim]; with `training` it may use batch statistics and records what `afterStep` needs. Call it inside a
    * tf.tidy / tf.variableGrads scope, which frees the batch tensors once the backward pass is done.

@@ -37,6 +37,11 @@ export interface MixtureConfig {
   finetuneLayers: number;
   /** BatchNorm of fine-tuned layers in training steps: 'batch' (PyTorch train mode, as the paper) or 'running'. */
   batchNorm: 'batch' | 'running';
+  /**
+   * BatchNorm statistics of the frozen layers: 'target' re-estimates them on the training split (what the paper's
+   * `model.train()` does to its frozen experts), 'source' keeps each expert's own.
+   */
+  frozenBatchNorm: 'source' | 'target';
   /** Hidden widths of the head (paper: 32, 32). */
   headHidden: number[];
   lr: number;
@@ -55,8 +60,9 @@ export interface MixtureConfig {
   /** Merge symmetry-equivalent atoms and neighbour slots on this distance grid (Å) when one layer trains; null = off. */
   dedupeTolerance: number | null;
   /**
-   * Order among equal gate logits (all start at 1): 'seeded' = a permutation drawn from the seed, 'index' = expert
-   * order. torch.topk leaves it unspecified; 'index' always tries the first expert first, which then tends to win.
+   * Order among equal gate logits (all start at 1), which decides the experts tried first: 'index' = expert order,
+   * what PyTorch's CUDA topk does (it fills ties with the first indices seen); 'seeded' = a permutation drawn from
+   * the seed.
    */
   gateTieBreak: 'seeded' | 'index';
 }
@@ -66,6 +72,7 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   k: 2,
   finetuneLayers: 1,
   batchNorm: 'batch',
+  frozenBatchNorm: 'target',
   headHidden: [32, 32],
   lr: 1e-2,
   finetuneLr: 5e-3,
@@ -76,7 +83,7 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   seed: 0,
   maxBatchAtoms: 16384,
   dedupeTolerance: 1e-4,
-  gateTieBreak: 'seeded',
+  gateTieBreak: 'index',
 };
 
 /** Fills defaults and checks ranges; `available` are the expert keys that can be used, in their canonical order. */
@@ -119,6 +126,7 @@ export function resolveConfig(partial: Partial<MixtureConfig>, available: readon
     if (!Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be a finite number >= 0 (got ${v})`);
   }
   if (cfg.batchNorm !== 'batch' && cfg.batchNorm !== 'running') throw new RangeError(`batchNorm must be 'batch' or 'running'`);
+  if (cfg.frozenBatchNorm !== 'source' && cfg.frozenBatchNorm !== 'target') throw new RangeError(`frozenBatchNorm must be 'source' or 'target'`);
   if (cfg.gateTieBreak !== 'seeded' && cfg.gateTieBreak !== 'index') throw new RangeError(`gateTieBreak must be 'seeded' or 'index'`);
   if (cfg.dedupeTolerance !== null && !(cfg.dedupeTolerance >= 0 && cfg.dedupeTolerance <= 0.01)) {
     throw new RangeError(`dedupeTolerance must be null or in [0, 0.01] Å (got ${cfg.dedupeTolerance})`);

@@ -136,19 +136,25 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       ? [{ key: config.experts[0], kind: 'cgcnn', card: { key: config.experts[0], scratch: true }, baseSha256: '', weights: randomStateDict(config.seed) }]
       : config.experts.map((k) => pool.find((e) => e.key === k)!);
   const normalizer: Normalizer = fitNormalizer(data.targets, [...data.split.train, ...data.split.val]);
-  const trainOpts = { finetuneLayers: config.finetuneLayers, scratch: config.mode === 'scratch', batchNorm: config.batchNorm, maxBatchAtoms: config.maxBatchAtoms, dedupeTolerance: config.dedupeTolerance };
+  const trainOpts = { finetuneLayers: config.finetuneLayers, scratch: config.mode === 'scratch', batchNorm: config.batchNorm, frozenBatchNorm: config.frozenBatchNorm, maxBatchAtoms: config.maxBatchAtoms, dedupeTolerance: config.dedupeTolerance };
 
   const experts: TrainableExpert[] = [];
   const headInit = initHead(EMBEDDING_DIM, config.headHidden, config.seed);
-  const head: HeadVars[] = headInit.map((l) => ({ w: tf.variable(tf.tensor2d(l.w, [l.nIn, l.nOut])), b: tf.variable(tf.tensor1d(l.b)) }));
-  const gate = tf.variable(tf.ones([bases.length])) as tf.Variable<tf.Rank.R1>;
+  /** tf.variable keeps its own reference to the initial tensor's data, so the initial tensor is disposed here. */
+  const variable = <R extends tf.Rank>(t: tf.Tensor<R>): tf.Variable<R> => {
+    const v = tf.variable(t);
+    t.dispose();
+    return v;
+  };
+  const head: HeadVars[] = headInit.map((l) => ({ w: variable(tf.tensor2d(l.w, [l.nIn, l.nOut])), b: variable(tf.tensor1d(l.b)) }));
+  const gate = variable(tf.ones([bases.length]) as tf.Tensor1D);
   let adam: Adam | null = null;
   try {
     for (const b of bases) {
       if (opts.signal?.aborted) throw new TrainingAborted();
       const e = expertKind(b.kind).createTrainable(b, trainOpts);
       experts.push(e);
-      e.prepare(data.inputs);
+      e.prepare(data.inputs, { statRows: data.split.train });
       opts.onPrepare?.({ expert: b.key, done: experts.length, total: bases.length, seconds: (performance.now() - t0) / 1000 });
     }
     const prepareSeconds = (performance.now() - t0) / 1000;
@@ -257,10 +263,12 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
     const trainSeconds = (performance.now() - tTrain) / 1000;
 
     // Back to the best validation epoch.
-    gate.assign(tf.tensor1d(best.gate));
-    head.forEach((l, i) => {
-      l.w.assign(tf.tensor2d(best.head[i][0], l.w.shape as [number, number]));
-      l.b.assign(tf.tensor1d(best.head[i][1]));
+    tf.tidy(() => {
+      gate.assign(tf.tensor1d(best.gate));
+      head.forEach((l, i) => {
+        l.w.assign(tf.tensor2d(best.head[i][0], l.w.shape as [number, number]));
+        l.b.assign(tf.tensor1d(best.head[i][1]));
+      });
     });
     experts.forEach((e, i) => e.restore(best.experts[i]));
 

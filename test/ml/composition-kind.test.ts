@@ -23,7 +23,7 @@ const expert = compositionExpertWeights(z);
 const formulas = ['Fe2O3', 'NaCl', 'MgO', 'SiC', 'TiO2', 'GaN'];
 const inputs = formulas.map((formula) => ({ formula }));
 const comps = formulas.map((f) => parseFormula(f).amounts);
-const opts = (finetuneLayers: number): TrainableOptions => ({ finetuneLayers, scratch: false, batchNorm: 'running', maxBatchAtoms: 1000, dedupeTolerance: null });
+const opts = (finetuneLayers: number): TrainableOptions => ({ finetuneLayers, scratch: false, batchNorm: 'running', frozenBatchNorm: 'source', maxBatchAtoms: 1000, dedupeTolerance: null });
 const rowsOf = (...r: number[]) => ({ rows: Int32Array.from(r) });
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -131,6 +131,9 @@ test('a scratch expert trains every layer and standardises with its inputs\' sta
     const mean = t.exportWeights().weights.get('input.mean')!.data;
     // Column of the Fe fraction: Fe2O3 is the only input with iron (2/5), so the mean over 6 inputs is 0.4 / 6.
     assert.ok(Math.abs(mean[25] - 0.4 / 6) < 1e-6, `${mean[25]}`);
+    // With statRows (the training split) only those rows count: Fe2O3 and NaCl → 0.4 / 2.
+    t.prepare(inputs, { statRows: [0, 1] });
+    assert.ok(Math.abs(t.exportWeights().weights.get('input.mean')!.data[25] - 0.2) < 1e-6);
     const e = t.embed(rowsOf(0, 1, 2), true);
     assert.deepEqual(e.shape, [3, 64]);
     assert.ok(e.dataSync().every(Number.isFinite));

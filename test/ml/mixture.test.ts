@@ -3,12 +3,15 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.js';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { loadShippedExperts, expertEmbeddings, type ExpertBundle } from '../../src/ml/experts.js';
-import { gatePenalty, gateState, headForward, mixEmbeddings, penaltyTensor, predictMixture, resolveConfig, topK } from '../../src/ml/mixture.js';
+import { gatePenalty, gateState, gateTieRank, headForward, mixEmbeddings, penaltyTensor, predictMixture, resolveConfig, topK } from '../../src/ml/mixture.js';
 import { cgcnnKind } from '../../src/ml/cgcnn-expert.js';
 import { trainMixture, type MixtureData } from '../../src/ml/train.js';
 import { Adam, cosineFactor } from '../../src/ml/adam.js';
 import { fitNormalizer } from '../../src/ml/normalizer.js';
 import { fixtureGraphs } from './fixture-graphs.js';
+import { adaptFrozenBatchNorm } from '../../src/ml/cgcnn-adapt.js';
+import { graphStore, storeBatch } from '../../src/ml/batching.js';
+import { atomStates, batchTensors, cgcnnTensors, convPreActivations, disposeBatchTensors, disposeCgcnnTensors } from '../../src/ml/cgcnn.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
 const shipped = await loadShippedExperts();
@@ -28,6 +31,12 @@ test('top-k takes the largest logits and breaks ties towards the lower index', (
   assert.deepEqual(topK([1, 1, 1, 1], 2), [0, 1]);
   assert.deepEqual(topK([0.5, 2, 1, 2], 3), [1, 3, 2]);
   assert.deepEqual(topK([3, -1, 2], 1), [0]);
+  assert.deepEqual(topK([1, 1, 1, 1], 2, [3, 2, 0, 1]), [2, 3]);
+  const r = gateTieRank(18, 'seeded', 5);
+  assert.deepEqual([...r].sort((a, b) => a - b), Array.from({ length: 18 }, (_, i) => i));
+  assert.deepEqual(gateTieRank(18, 'seeded', 5), r);
+  assert.notDeepEqual(gateTieRank(18, 'seeded', 6), r);
+  assert.deepEqual([...gateTieRank(4, 'index', 5)], [0, 1, 2, 3]);
 });
 
 test('gate weights are the softmax of the selected logits and the penalty is (Σp² − 1)²', () => {
@@ -111,7 +120,7 @@ test('symmetry dedupe leaves embeddings unchanged in eval and in batch-statistic
   for (const key of ['mp_eform', 'weighted_p_e_cond', 'jarvis_dielectric_opt']) {
     const e = byKey(key);
     const base = { key, kind: 'cgcnn', card: { ...e.card }, baseSha256: e.sha256, weights: e.weights };
-    const opts = { finetuneLayers: 1, scratch: false, batchNorm: 'batch' as const, maxBatchAtoms: 1000 };
+    const opts = { finetuneLayers: 1, scratch: false, batchNorm: 'batch' as const, frozenBatchNorm: 'source' as const, maxBatchAtoms: 1000 };
     const full = cgcnnKind.createTrainable(base, { ...opts, dedupeTolerance: null });
     full.prepare(data.inputs);
     const ref = expertEmbeddings(e, fixtureGraphs);
@@ -136,7 +145,9 @@ test('a tiny training run lowers the loss, is deterministic for a seed, and serv
   const data = tinyData();
   const experts = ['mp_eform', 'jarvis_eform', 'mp_bandgap'].map(byKey);
   const config = { experts: experts.map((e) => e.card.key), k: 2, epochs: 15, batchSize: 6, patience: 100, seed: 3 };
+  const tensorsBefore = tf.memory().numTensors;
   const r1 = await trainMixture(data, config, { experts });
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'training leaves no tensors behind');
   const first = r1.history[0].trainLoss;
   const last = Math.min(...r1.history.slice(-5).map((h) => h.trainLoss));
   assert.ok(last < first * 0.7, `train loss ${first} → ${last}`);
@@ -149,6 +160,36 @@ test('a tiny training run lowers the loss, is deterministic for a seed, and serv
   const pred = predictMixture(r1.model, data.split.val.map((i) => data.inputs[i]));
   const mae = data.split.val.reduce((a, r, i) => a + Math.abs(pred[i] - data.targets[r]), 0) / data.split.val.length;
   assert.ok(Math.abs(mae - r1.valMae) < 1e-4, `served MAE ${mae} vs validated ${r1.valMae}`);
+});
+
+test("frozen layers' BatchNorm re-estimated on the training rows normalises exactly those rows", () => {
+  const e = byKey('jarvis_bandgap');
+  const rows = [0, 1, 2, 3, 4, 5, 6, 7];
+  const store = graphStore(fixtureGraphs);
+  const adapted = adaptFrozenBatchNorm(e.weights, store, rows, 3, 1000);
+  assert.deepEqual(adapted.get('convs.3.bn1.running_mean')!.data, e.weights.get('convs.3.bn1.running_mean')!.data);
+  assert.deepEqual(adapted.get('embedding.weight')!.data, e.weights.get('embedding.weight')!.data);
+  const t = cgcnnTensors(adapted);
+  const b = batchTensors(storeBatch(store, rows));
+  for (let c = 0; c < 3; c++) {
+    const conv = t.convs[c];
+    const [mean, variance] = tf.tidy(() => {
+      const pre = convPreActivations(conv, atomStates(t, b, c), b.nbrIdx, b.edgeFea, 12);
+      const m = tf.moments(tf.concat([pre.filter, pre.core], 2), [0, 1]);
+      return [m.mean.dataSync(), m.variance.dataSync()];
+    });
+    const rm = adapted.get(`convs.${c}.bn1.running_mean`)!.data;
+    const rv = adapted.get(`convs.${c}.bn1.running_var`)!.data;
+    assert.notDeepEqual(rm, e.weights.get(`convs.${c}.bn1.running_mean`)!.data);
+    for (let k = 0; k < 128; k++) {
+      // the running variance is the unbiased one: n/(n−1) times the population variance of the n edge slots
+      const n = b.edgeFea.shape[0];
+      assert.ok(Math.abs(mean[k] - rm[k]) < 1e-4 * Math.max(1, Math.abs(rm[k])), `conv ${c} channel ${k} mean ${mean[k]} vs ${rm[k]}`);
+      assert.ok(Math.abs((variance[k] * n) / (n - 1) - rv[k]) < 1e-4 * Math.max(1, rv[k]), `conv ${c} channel ${k} var ${variance[k]} vs ${rv[k]}`);
+    }
+  }
+  disposeCgcnnTensors(t);
+  disposeBatchTensors(b);
 });
 
 test('pairwise transfer and training from scratch are options of the same trainer', async () => {

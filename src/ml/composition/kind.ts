@@ -86,13 +86,15 @@ class CompositionTrainable implements TrainableExpert {
     }
   }
 
-  prepare(inputs: readonly MaterialInput[]): void {
+  prepare(inputs: readonly MaterialInput[], opts: { statRows?: ArrayLike<number> } = {}): void {
     this.clearCache();
     const raw = compositionFeatureMatrix(inputs.map(inputComposition));
     const d = this.arch.input_dim;
     if (this.opts.scratch && inputs.length > 0) {
-      // A scratch expert has no training statistics of its own: standardise with those of the inputs (features only, no targets).
-      const s = featureStats(raw, d, Int32Array.from({ length: inputs.length }, (_, i) => i));
+      // A scratch expert has no training statistics of its own: standardise with those of the training rows
+      // (`statRows`; all inputs when not given). Features only, never targets.
+      const rows = opts.statRows && opts.statRows.length > 0 ? opts.statRows : Int32Array.from({ length: inputs.length }, (_, i) => i);
+      const s = featureStats(raw, d, rows);
       this.base.weights.set(INPUT_MEAN, { shape: [d], data: s.mean });
       this.base.weights.set(INPUT_STD, { shape: [d], data: s.std });
     }
