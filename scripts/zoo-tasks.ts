@@ -63,7 +63,7 @@ for (const task of tasks) {
   const trainingElements = new Set<string>();
   for (const seed of seeds) {
     const split = readSplit(task.key, seed);
-    const r = await trainMixture({ inputs, targets, split }, { experts: allowed.map((e) => e.key), k: Math.min(k, allowed.length), epochs, patience, seed }, { experts: allowed });
+    const r = await trainMixture({ inputs, targets, split }, { experts: allowed.map((e) => e.key), k: Math.min(k, allowed.length), epochs, patience, seed, gateTieBreak: 'seeded' }, { experts: allowed });
     members.push(r.model);
     perSeed.push({ seed, valMae: r.valMae, testMae: r.testMae ?? NaN, bestEpoch: r.bestEpoch + 1 });
     for (const i of split.train) for (const el of Object.keys(parseFormula(rows[i].formula).amounts)) trainingElements.add(el);

@@ -72,7 +72,7 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   k: 2,
   finetuneLayers: 1,
   batchNorm: 'batch',
-  frozenBatchNorm: 'target',
+  frozenBatchNorm: 'source',
   headHidden: [32, 32],
   lr: 1e-2,
   finetuneLr: 5e-3,
