@@ -134,8 +134,13 @@ function renderSection(records: RunRecord[], index: TaskMeta[], expertKeys: stri
     (a, b) => records.filter((r) => r.protocol === b).length - records.filter((r) => r.protocol === a).length || a.localeCompare(b),
   );
   const allTasks = index.filter((t) => records.some((r) => r.task === t.key));
+  // Column headers name only what differs between the protocols.
+  const tokens = protocols.map((p) => p.split(' '));
+  const common = tokens[0].filter((tok) => tokens.every((ts) => ts.includes(tok)));
+  const short = tokens.map((ts) => ts.filter((tok) => !common.includes(tok)).join(' ') || ts.join(' '));
   lines.push('### Summary: test MAE, mean over the seeds run (n)', '');
-  lines.push(`| task | paper MoE-(18) | paper CGCNN scratch | best known | ${protocols.join(' | ')} |`);
+  if (common.length > 0 && protocols.length > 1) lines.push(`All: ${common.join(' ')}.`, '');
+  lines.push(`| task | paper MoE-(18) | paper CGCNN scratch | best known | ${short.join(' | ')} |`);
   lines.push(`|---|---|---|---|${protocols.map(() => '---').join('|')}|`);
   for (const t of allTasks) {
     const cells = protocols.map((p) => {
