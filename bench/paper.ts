@@ -1,11 +1,15 @@
 /**
  * Paper reproduction: trains the mixture of the 18 CGCNN experts on the paper's published splits and compares
  * test MAEs with the paper's MoE-(18), CGCNN from scratch and the best known result (../shared/data/tasks/index.json).
+ * `--experts composition|all` adds the composition experts (structure tasks: both kinds in one mixture); tasks
+ * without structures always run on composition experts alone. Composition experts that hold the task's own
+ * property are never offered (leakage rule, src/ml/composition/leakage.ts); the CGCNN pool is the paper's 18.
  *
- *   node --import tsx bench/paper.ts -- --task <key|headline|all> --seeds 0-4 [--k K] [--epochs N] [--json]
+ *   node --import tsx bench/paper.ts -- --task <key[,key…]|headline|structure|composition|all> --seeds 0-4 [--k K]
+ *        [--epochs N] [--patience N] [--json] [--experts cgcnn|composition|all]
  *        [--mode mixture|pairwise|scratch] [--expert KEY] [--batch-norm batch|running] [--frozen-bn target|source]
- *        [--ties seeded|index] [--no-dedupe]
- *        [--backend auto|wasm|cpu|tensorflow] [--no-write]
+ *        [--ties seeded|index] [--no-dedupe] [--loss mse|l1] [--warmup EPOCHS] [--gate-init equal|probe] [--finetune-layers N]
+ *        [--comp-finetune-layers N] [--backend auto|wasm|cpu|tensorflow] [--no-write]
  *
  * Every finished run is appended to bench/results/paper.json; docs/benchmarks.md (between its
  * `paper:begin`/`paper:end` markers) is regenerated from all stored runs: table, gate heatmap, commands.
@@ -14,8 +18,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT } from '../src/paths.js';
 import { initBackend, type BackendName } from '../src/ml/backend.js';
+import { loadCompositionExperts } from '../src/ml/composition/experts.js';
+import { compositionExpertWeights, scratchCompositionExpert } from '../src/ml/composition/kind.js';
+import { allowedExperts } from '../src/ml/composition/leakage.js';
+import type { ExpertWeights, MaterialInput } from '../src/ml/expert-kind.js';
 import { loadShippedExperts } from '../src/ml/experts.js';
-import { mixtureGate, type MixtureConfig, type MixtureMode } from '../src/ml/mixture.js';
+import { finetuneLayersOf, mixtureGate, type MixtureConfig, type MixtureMode } from '../src/ml/mixture.js';
 import { readSplit, readTaskRows, taskIndex, taskInputs, type TaskMeta } from '../src/ml/tasks.js';
 import { trainMixture } from '../src/ml/train.js';
 
@@ -55,6 +63,13 @@ interface Args {
   batchNorm?: 'batch' | 'running';
   tieBreak?: 'seeded' | 'index';
   frozenBn?: 'source' | 'target';
+  experts: 'cgcnn' | 'composition' | 'all';
+  loss?: 'mse' | 'l1';
+  warmup?: number;
+  gateInit?: 'equal' | 'probe';
+  patience?: number;
+  finetuneLayers?: number;
+  compFinetuneLayers?: number;
   dedupe: boolean;
   backend: BackendName;
   write: boolean;
@@ -73,7 +88,7 @@ function parseSeeds(s: string): number[] {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { task: 'headline', seeds: [0], json: false, mode: 'mixture', dedupe: true, backend: 'auto', write: true };
+  const a: Args = { task: 'headline', seeds: [0], json: false, mode: 'mixture', experts: 'cgcnn', dedupe: true, backend: 'auto', write: true };
   const rest = argv.filter((x) => x !== '--');
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
@@ -94,11 +109,19 @@ function parseArgs(argv: string[]): Args {
       case '--ties': a.tieBreak = val() as 'seeded' | 'index'; break;
       case '--frozen-bn': a.frozenBn = val() as 'source' | 'target'; break;
       case '--no-dedupe': a.dedupe = false; break;
+      case '--experts': a.experts = val() as Args['experts']; break;
+      case '--loss': a.loss = val() as 'mse' | 'l1'; break;
+      case '--warmup': a.warmup = Number(val()); break;
+      case '--gate-init': a.gateInit = val() as 'equal' | 'probe'; break;
+      case '--patience': a.patience = Number(val()); break;
+      case '--finetune-layers': a.finetuneLayers = Number(val()); break;
+      case '--comp-finetune-layers': a.compFinetuneLayers = Number(val()); break;
       case '--backend': a.backend = val() as BackendName; break;
       case '--no-write': a.write = false; break;
       default: throw new Error(`unknown argument ${flag}`);
     }
   }
+  if (!['cgcnn', 'composition', 'all'].includes(a.experts)) throw new Error(`--experts must be cgcnn, composition or all`);
   return a;
 }
 
@@ -107,10 +130,21 @@ const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
 const std = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
 const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x.toPrecision(d)).toString());
 
-function protocolOf(c: MixtureConfig): string {
+/**
+ * A run's protocol as the tokens that name it; tokens added after the first reproduction runs appear only when they
+ * differ from the paper, so older records keep their protocol.
+ */
+function protocolOf(c: MixtureConfig, kinds: readonly string[]): string {
   const parts = [c.mode, c.mode === 'mixture' ? `k=${c.k}` : c.experts[0], `epochs=${c.epochs}`, `bn=${c.batchNorm}`, `frozen-bn=${c.frozenBatchNorm}`];
   if (c.mode === 'mixture') parts.push(`ties=${c.gateTieBreak}`);
   if (c.dedupeTolerance === null) parts.push('no-dedupe');
+  if (kinds.join('+') !== 'cgcnn') parts.push(`experts=${kinds.join('+')}`);
+  if (kinds.includes('cgcnn') && c.finetuneLayers !== 1) parts.push(`cgcnn-ft=${c.finetuneLayers}`);
+  if (kinds.includes('composition')) parts.push(`comp-ft=${finetuneLayersOf(c, 'composition')}`);
+  if (c.patience !== 500) parts.push(`patience=${c.patience}`);
+  if (c.loss !== 'mse') parts.push(`loss=${c.loss}`);
+  if (c.gateWarmup > 0) parts.push(`warmup=${c.gateWarmup}`);
+  if (c.gateInit !== 'equal') parts.push(`gate-init=${c.gateInit}`);
   return parts.join(' ');
 }
 
@@ -126,6 +160,8 @@ function saveRecord(r: RunRecord): void {
 }
 
 const SHADES = [' ', '░', '▒', '▓', '█'];
+/** The paper's CGCNN experts come first in the key list the documents are rendered with. */
+const CGCNN_COUNT = 18;
 
 function renderSection(records: RunRecord[], index: TaskMeta[], expertKeys: string[]): string {
   const lines: string[] = [];
@@ -168,18 +204,20 @@ function renderSection(records: RunRecord[], index: TaskMeta[], expertKeys: stri
       );
     }
     lines.push('', 'Learned gate weights p_j at the best validation epoch (mean over seeds; columns in expert order):', '');
-    lines.push('| task | ' + expertKeys.join(' | ') + ' |');
-    lines.push('|---|' + expertKeys.map(() => '---').join('|') + '|');
+    // Columns: the CGCNN experts always (the paper's figure), other experts where some run gave them weight.
+    const keys = expertKeys.filter((k, i) => i < CGCNN_COUNT || rs.some((r) => (r.gate[k] ?? 0) > 0));
+    lines.push('| task | ' + keys.join(' | ') + ' |');
+    lines.push('|---|' + keys.map(() => '---').join('|') + '|');
     const heat: string[] = [];
     const width = Math.max(...tasks.map((t) => t.key.length));
     for (const t of tasks) {
       const tr = rs.filter((r) => r.task === t.key);
-      const w = expertKeys.map((k) => mean(tr.map((r) => r.gate[k] ?? 0)));
+      const w = keys.map((k) => mean(tr.map((r) => r.gate[k] ?? 0)));
       lines.push(`| ${t.key} | ` + w.map((x) => (x > 0 ? x.toFixed(2) : '')).join(' | ') + ' |');
       heat.push(t.key.padEnd(width) + ' |' + w.map((x) => SHADES[Math.min(4, Math.ceil(x * 4))].repeat(3)).join('') + '|');
     }
-    lines.push('', '```', `${''.padEnd(width)}  ${expertKeys.map((_, i) => String(i + 1).padStart(3)).join('')}`, ...heat, '```');
-    lines.push('', `Heatmap: ${SHADES.slice(1).map((s, i) => `${s} ≤ ${(i + 1) / 4}`).join(', ')}; columns 1–${expertKeys.length} = ${expertKeys.map((k, i) => `${i + 1} ${k}`).join(', ')}.`, '');
+    lines.push('', '```', `${''.padEnd(width)}  ${keys.map((_, i) => String(i + 1).padStart(3)).join('')}`, ...heat, '```');
+    lines.push('', `Heatmap: ${SHADES.slice(1).map((s, i) => `${s} ≤ ${(i + 1) / 4}`).join(', ')}; columns 1–${keys.length} = ${keys.map((k, i) => `${i + 1} ${k}`).join(', ')}.`, '');
     const cmds = [...new Set(rs.map((r) => r.command))];
     lines.push('Commands:', '', '```', ...cmds, '```', '');
     const be = [...new Set(rs.map((r) => r.backend))].join(', ');
@@ -205,10 +243,16 @@ async function main(): Promise<void> {
   const info = await initBackend(args.backend);
   log(`backend: ${info.name} (${info.detail})`);
   const index = taskIndex();
-  const selected = args.task === 'all' ? index : args.task === 'headline' ? index.filter((t) => t.headline) : index.filter((t) => t.key === args.task);
+  const selected =
+    args.task === 'all' ? index
+    : args.task === 'headline' ? index.filter((t) => t.headline)
+    : args.task === 'structure' ? index.filter((t) => t.has_structures)
+    : args.task === 'composition' ? index.filter((t) => !t.has_structures)
+    : index.filter((t) => args.task.split(',').includes(t.key));
   if (selected.length === 0) throw new Error(`no task "${args.task}" (keys: ${index.map((t) => t.key).join(', ')})`);
-  const experts = await loadShippedExperts();
-  const expertKeys = experts.map((e) => e.card.key);
+  const cgcnn: ExpertWeights[] = (await loadShippedExperts()).map((b) => ({ key: b.card.key, kind: 'cgcnn', card: { ...b.card }, baseSha256: b.sha256, weights: b.weights }));
+  const composition = (await loadCompositionExperts()).map((b) => compositionExpertWeights(b));
+  const expertKeys = [...cgcnn, ...composition].map((e) => e.key);
   const command = `npm run bench:paper -- ${process.argv.slice(2).filter((x) => x !== '--').join(' ')}`;
   const summary: Record<string, { seeds: number[]; testMae: number[]; mean: number; std: number; paperMoE: number | null; seconds: number }> = {};
 
@@ -217,31 +261,40 @@ async function main(): Promise<void> {
       log(`${meta.key}: skipped — no data file (${meta.note ?? 'not available'})`);
       continue;
     }
-    if (!meta.has_structures) {
-      log(`${meta.key}: skipped — no crystal structures; the CGCNN mixture needs them (composition experts come in a later issue)`);
-      continue;
-    }
+    // Tasks without structures can only be read by composition experts.
+    const kinds = !meta.has_structures ? ['composition'] : args.experts === 'all' ? ['cgcnn', 'composition'] : [args.experts];
+    const pool = [...(kinds.includes('cgcnn') ? cgcnn : []), ...(kinds.includes('composition') ? allowedExperts(meta.key, composition) : [])];
     const tTask = performance.now();
     const rows = readTaskRows(meta.key);
-    const inputs = taskInputs(rows);
+    const inputs: MaterialInput[] = meta.has_structures && kinds.includes('cgcnn') ? taskInputs(rows) : rows.map((r) => ({ formula: r.formula }));
     const targets = rows.map((r) => r.target);
     const graphSeconds = (performance.now() - tTask) / 1000;
-    log(`${meta.key}: ${rows.length} rows, graphs in ${graphSeconds.toFixed(1)} s`);
+    log(`${meta.key}: ${rows.length} rows, inputs in ${graphSeconds.toFixed(1)} s, ${pool.length} experts (${kinds.join(' + ')})`);
     const maes: number[] = [];
     for (const seed of args.seeds) {
       const split = readSplit(meta.key, seed);
       const tRun = performance.now();
+      const scratchComposition = args.mode === 'scratch' && !kinds.includes('cgcnn');
       const partial: Partial<MixtureConfig> = {
         mode: args.mode,
         seed,
         ...(args.k !== undefined ? { k: args.k } : {}),
         ...(args.epochs !== undefined ? { epochs: args.epochs } : {}),
+        ...(args.patience !== undefined ? { patience: args.patience } : {}),
         ...(args.batchNorm ? { batchNorm: args.batchNorm } : {}),
         ...(args.tieBreak ? { gateTieBreak: args.tieBreak } : {}),
         ...(args.frozenBn ? { frozenBatchNorm: args.frozenBn } : {}),
+        ...(args.loss ? { loss: args.loss } : {}),
+        ...(args.warmup !== undefined ? { gateWarmup: args.warmup } : {}),
+        ...(args.gateInit ? { gateInit: args.gateInit } : {}),
+        ...(args.finetuneLayers !== undefined ? { finetuneLayers: args.finetuneLayers } : {}),
+        ...(args.compFinetuneLayers !== undefined ? { finetuneLayersByKind: { composition: args.compFinetuneLayers } } : {}),
         ...(args.dedupe ? {} : { dedupeTolerance: null }),
-        ...(args.mode === 'pairwise' ? { experts: [args.expert ?? 'mp_eform'] } : {}),
+        ...(args.mode === 'pairwise' ? { experts: [args.expert ?? pool[0].key] } : {}),
+        ...(scratchComposition ? { experts: ['composition_scratch'] } : {}),
+        ...(args.mode === 'mixture' ? { experts: pool.map((e) => e.key) } : {}),
       };
+      const experts = scratchComposition ? [scratchCompositionExpert('composition_scratch', seed)] : pool;
       const r = await trainMixture({ inputs, targets, split }, partial, {
         experts,
         onEpoch: (p) => {
@@ -261,7 +314,7 @@ async function main(): Promise<void> {
         saveRecord({
           task: meta.key,
           seed,
-          protocol: protocolOf(r.model.config),
+          protocol: protocolOf(r.model.config, kinds),
           mode: r.model.config.mode,
           k: r.model.config.k,
           epochs: r.model.config.epochs,

@@ -5,6 +5,7 @@
  * Writes models/<task>.matmoe and models/index.json; the service seeds them into Postgres at start.
  *
  *   node --import tsx scripts/zoo-tasks.ts [--only expt_bandgap,mp_phonons] [--epochs 300] [--patience 100] [--k 2]
+ *        [--loss mse|l1] [--warmup EPOCHS] [--gate-init equal|probe] [--seeds 0-4]
  *
  * Deterministic for the same experts, options and backend (seeded initialisation, shuffling and gate tie order).
  */
@@ -34,11 +35,17 @@ const { values } = parseArgs({
     patience: { type: 'string', default: '100' },
     k: { type: 'string', default: '2' },
     seeds: { type: 'string', default: '0-4' },
+    loss: { type: 'string', default: 'mse' },
+    warmup: { type: 'string', default: '0' },
+    'gate-init': { type: 'string', default: 'equal' },
   },
 });
 const epochs = Number(values.epochs);
 const patience = Number(values.patience);
 const k = Number(values.k);
+const loss = values.loss as 'mse' | 'l1';
+const gateWarmup = Number(values.warmup);
+const gateInit = values['gate-init'] as 'equal' | 'probe';
 const [s0, s1] = values.seeds!.split('-').map(Number);
 const seeds = Array.from({ length: (s1 ?? s0) - s0 + 1 }, (_, i) => s0 + i);
 
@@ -63,7 +70,7 @@ for (const task of tasks) {
   const trainingElements = new Set<string>();
   for (const seed of seeds) {
     const split = readSplit(task.key, seed);
-    const r = await trainMixture({ inputs, targets, split }, { experts: allowed.map((e) => e.key), k: Math.min(k, allowed.length), epochs, patience, seed, gateTieBreak: 'seeded' }, { experts: allowed });
+    const r = await trainMixture({ inputs, targets, split }, { experts: allowed.map((e) => e.key), k: Math.min(k, allowed.length), epochs, patience, seed, gateTieBreak: 'seeded', loss, gateWarmup, gateInit }, { experts: allowed });
     members.push(r.model);
     perSeed.push({ seed, valMae: r.valMae, testMae: r.testMae ?? NaN, bestEpoch: r.bestEpoch + 1 });
     for (const i of split.train) for (const el of Object.keys(parseFormula(rows[i].formula).amounts)) trainingElements.add(el);
@@ -84,7 +91,7 @@ for (const task of tasks) {
     property: task.title,
     unit,
     inputKinds: ['formula', 'structure', 'cif', 'poscar'],
-    config: { ...(members[0].config as unknown as Record<string, unknown>), protocol: `composition experts, paper splits seeds ${values.seeds}, ${epochs} epochs, patience ${patience}`, experts: allowed.map((e) => e.key) },
+    config: { ...(members[0].config as unknown as Record<string, unknown>), protocol: `composition experts, paper splits seeds ${values.seeds}, ${epochs} epochs, patience ${patience}, k ${k}, loss ${loss}, gate ${gateInit}${gateWarmup > 0 ? `, gate warm-up ${gateWarmup} epochs` : ''}`, experts: allowed.map((e) => e.key) },
     experts: ensembleGate(members),
     metrics: {
       members: members.length, valMae: mean(perSeed.map((p) => p.valMae)), testMae: mean(testMaes), testMaeStd: std(testMaes), perSeed,

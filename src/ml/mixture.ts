@@ -3,7 +3,7 @@
  *   θ ∈ R^n, one logit per expert for the whole task, initialised to 1;
  *   S = top-k(θ) (recomputed at every forward), p = softmax(θ_S);
  *   y = head(Σ_{j∈S} p_j · E_j(x)),  head = Linear(64→32) → softplus → Linear(32→32) → softplus → Linear(32→1);
- *   loss = MSE(y, z-scored target) + 0.01 · (Σ p_j² − 1)².
+ *   loss = MSE(y, z-scored target) + 0.01 · (Σ p_j² − 1)²  (`loss: 'l1'` uses the mean absolute error instead).
  * Pairwise transfer learning is the same model over one expert (k = 1, p = 1, no penalty); training from scratch
  * is one randomly initialised CGCNN whose layers all train.
  *
@@ -35,6 +35,24 @@ export interface MixtureConfig {
   k: number;
   /** Trainable last layers per expert (paper: 1 = last conv); 0 freezes the experts. */
   finetuneLayers: number;
+  /**
+   * `finetuneLayers` of one expert kind, where it differs (e.g. `{ composition: 3 }`). Alone, a composition expert
+   * transfers best with all three encoder layers trained, but in a probe-initialised mixture the last layer alone is
+   * better (expt_bandgap 0.364 vs 0.377 eV with two layers; docs/benchmarks.md), so the default is none.
+   */
+  finetuneLayersByKind: Record<string, number>;
+  /** Training loss on the z-scored target: 'mse' (the paper) or 'l1' (what the reported MAE measures). */
+  loss: 'mse' | 'l1';
+  /**
+   * Epochs at the start in which every candidate expert is mixed (k = all), so that every gate logit gets
+   * gradients before top-k picks; 0 = the paper (top-k from the first step).
+   */
+  gateWarmup: number;
+  /**
+   * Starting gate logits: 'equal' (all 1, the paper) or 'probe' (ranked by a ridge probe of each expert's frozen
+   * embedding, gate-probe.ts).
+   */
+  gateInit: 'equal' | 'probe';
   /** BatchNorm of fine-tuned layers in training steps: 'batch' (PyTorch train mode, as the paper) or 'running'. */
   batchNorm: 'batch' | 'running';
   /**
@@ -71,6 +89,10 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   mode: 'mixture',
   k: 2,
   finetuneLayers: 1,
+  finetuneLayersByKind: {},
+  loss: 'mse',
+  gateWarmup: 0,
+  gateInit: 'equal',
   batchNorm: 'batch',
   frozenBatchNorm: 'source',
   headHidden: [32, 32],
@@ -87,6 +109,11 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
 };
 
 /** Fills defaults and checks ranges; `available` are the expert keys that can be used, in their canonical order. */
+/** Trainable layers of an expert of `kind` under `config`. */
+export function finetuneLayersOf(config: Pick<MixtureConfig, 'finetuneLayers' | 'finetuneLayersByKind'>, kind: string): number {
+  return config.finetuneLayersByKind?.[kind] ?? config.finetuneLayers;
+}
+
 export function resolveConfig(partial: Partial<MixtureConfig>, available: readonly string[]): MixtureConfig {
   const mode = partial.mode ?? PAPER_DEFAULTS.mode;
   let experts = partial.experts ?? (mode === 'mixture' ? [...available] : mode === 'scratch' ? ['cgcnn_scratch'] : []);
@@ -110,12 +137,18 @@ export function resolveConfig(partial: Partial<MixtureConfig>, available: readon
     epochs,
     cosineTMax: partial.cosineTMax ?? epochs,
     headHidden: [...(partial.headHidden ?? PAPER_DEFAULTS.headHidden)],
+    finetuneLayersByKind: { ...(partial.finetuneLayersByKind ?? PAPER_DEFAULTS.finetuneLayersByKind) },
   };
   const int = (name: keyof MixtureConfig, v: number, lo: number, hi = Number.MAX_SAFE_INTEGER) => {
     if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${name} must be an integer in [${lo}, ${hi}] (got ${v})`);
   };
   int('k', cfg.k, 1, experts.length);
   int('finetuneLayers', cfg.finetuneLayers, 0, 4);
+  for (const [kind, n] of Object.entries(cfg.finetuneLayersByKind)) {
+    if (!(kind in EXPERT_KINDS)) throw new RangeError(`finetuneLayersByKind names an unknown expert kind "${kind}"`);
+    int('finetuneLayers', n, 0, 4);
+  }
+  int('gateWarmup', cfg.gateWarmup, 0, cfg.epochs);
   int('batchSize', cfg.batchSize, 1);
   int('epochs', cfg.epochs, 1);
   int('patience', cfg.patience, 0);
@@ -125,6 +158,8 @@ export function resolveConfig(partial: Partial<MixtureConfig>, available: readon
   for (const [name, v] of [['lr', cfg.lr], ['finetuneLr', cfg.finetuneLr], ['penalty', cfg.penalty], ['cosineTMax', cfg.cosineTMax]] as const) {
     if (!Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be a finite number >= 0 (got ${v})`);
   }
+  if (cfg.gateInit !== 'equal' && cfg.gateInit !== 'probe') throw new RangeError(`gateInit must be 'equal' or 'probe'`);
+  if (cfg.loss !== 'mse' && cfg.loss !== 'l1') throw new RangeError(`loss must be 'mse' or 'l1'`);
   if (cfg.batchNorm !== 'batch' && cfg.batchNorm !== 'running') throw new RangeError(`batchNorm must be 'batch' or 'running'`);
   if (cfg.frozenBatchNorm !== 'source' && cfg.frozenBatchNorm !== 'target') throw new RangeError(`frozenBatchNorm must be 'source' or 'target'`);
   if (cfg.gateTieBreak !== 'seeded' && cfg.gateTieBreak !== 'index') throw new RangeError(`gateTieBreak must be 'seeded' or 'index'`);

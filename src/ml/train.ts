@@ -17,6 +17,7 @@ import { EMBEDDING_DIM, loadShippedExperts, type ExpertBundle } from './experts.
 import type { ExpertWeights, MaterialInput, TrainableExpert } from './expert-kind.js';
 import {
   expertKind,
+  finetuneLayersOf,
   gateState,
   gateTieRank,
   headForward,
@@ -30,6 +31,7 @@ import {
   type MixtureModel,
 } from './mixture.js';
 import { fitNormalizer, type Normalizer } from './normalizer.js';
+import { probeExperts, probeLogits } from './gate-probe.js';
 
 export interface DataSplit {
   train: readonly number[];
@@ -131,12 +133,14 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
   const config = resolveConfig(partial, pool.map((e) => e.key));
   const t0 = performance.now();
 
+  // Scratch mode trains every layer of the expert given under its key (e.g. `scratchCompositionExpert`), else of a
+  // randomly initialised CGCNN.
   const bases: ExpertWeights[] =
     config.mode === 'scratch'
-      ? [{ key: config.experts[0], kind: 'cgcnn', card: { key: config.experts[0], scratch: true }, baseSha256: '', weights: randomStateDict(config.seed) }]
+      ? [pool.find((e) => e.key === config.experts[0]) ?? { key: config.experts[0], kind: 'cgcnn', card: { key: config.experts[0], scratch: true }, baseSha256: '', weights: randomStateDict(config.seed) }]
       : config.experts.map((k) => pool.find((e) => e.key === k)!);
   const normalizer: Normalizer = fitNormalizer(data.targets, [...data.split.train, ...data.split.val]);
-  const trainOpts = { finetuneLayers: config.finetuneLayers, scratch: config.mode === 'scratch', batchNorm: config.batchNorm, frozenBatchNorm: config.frozenBatchNorm, maxBatchAtoms: config.maxBatchAtoms, dedupeTolerance: config.dedupeTolerance };
+  const trainOpts = { scratch: config.mode === 'scratch', batchNorm: config.batchNorm, frozenBatchNorm: config.frozenBatchNorm, maxBatchAtoms: config.maxBatchAtoms, dedupeTolerance: config.dedupeTolerance };
 
   const experts: TrainableExpert[] = [];
   const headInit = initHead(EMBEDDING_DIM, config.headHidden, config.seed);
@@ -152,10 +156,15 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
   try {
     for (const b of bases) {
       if (opts.signal?.aborted) throw new TrainingAborted();
-      const e = expertKind(b.kind).createTrainable(b, trainOpts);
+      const e = expertKind(b.kind).createTrainable(b, { ...trainOpts, finetuneLayers: finetuneLayersOf(config, b.kind) });
       experts.push(e);
       e.prepare(data.inputs, { statRows: data.split.train });
       opts.onPrepare?.({ expert: b.key, done: experts.length, total: bases.length, seconds: (performance.now() - t0) / 1000 });
+    }
+    const zTarget = (r: number) => (data.targets[r] - normalizer.mean) / normalizer.std;
+    if (config.gateInit === 'probe' && experts.length > 1) {
+      const maes = probeExperts(experts, Int32Array.from(data.split.train), Int32Array.from(data.split.val), zTarget);
+      tf.tidy(() => gate.assign(tf.tensor1d(probeLogits(maes))));
     }
     const prepareSeconds = (performance.now() - t0) / 1000;
 
@@ -175,8 +184,8 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
     const logits = () => Array.from(gate.dataSync());
 
     /** Normalised predictions of rows (no gradients), using cached tensors under `cacheKey`. */
-    const predictRows = (rows: Int32Array, cacheKey: string): Float32Array => {
-      const g = gateState(logits(), config.k, tieRank);
+    const predictRows = (rows: Int32Array, cacheKey: string, k = config.k): Float32Array => {
+      const g = gateState(logits(), k, tieRank);
       return tf.tidy(() => {
         const embs = g.selected.map((j) => experts[j].embed({ rows, cacheKey }, false));
         const { mixed } = mixEmbeddings(gate, g.selected, embs);
@@ -199,7 +208,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       for (let s = 0; s < trainRows.length; s += config.batchSize) {
         const rows = trainRows.subarray(s, Math.min(trainRows.length, s + config.batchSize));
         const y = tf.tensor1d(Float32Array.from(rows, (r) => (data.targets[r] - normalizer.mean) / normalizer.std));
-        const g = gateState(logits(), config.k, tieRank);
+        const g = gateState(logits(), epoch < config.gateWarmup ? bases.length : config.k, tieRank);
         const sel = g.selected.map((j) => experts[j]);
         const vars = [...headParams, gate, ...sel.flatMap((e) => e.variables)];
         let mseKept: tf.Tensor | null = null;
@@ -207,12 +216,12 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
           const embs = sel.map((e) => e.embed({ rows }, true));
           const { mixed, p } = mixEmbeddings(gate, g.selected, embs);
           const pred = headForward(headTensors(), mixed);
-          const mse = tf.mean(tf.squaredDifference(pred, y));
+          const mse = config.loss === 'l1' ? tf.mean(tf.abs(tf.sub(pred, y))) : tf.mean(tf.squaredDifference(pred, y));
           mseKept = tf.keep(mse);
           const total = config.penalty > 0 && g.selected.length > 1 ? tf.add(mse, tf.mul(penaltyTensor(p), config.penalty)) : mse;
           return total as tf.Scalar;
         }, vars);
-        // The reported train loss is the MSE term alone, as the paper's meter.
+        // The reported train loss is the fit term alone (MSE or L1), as the paper's meter.
         lossSum += (mseKept as tf.Tensor | null)!.dataSync()[0] * rows.length;
         tf.dispose([value, mseKept as tf.Tensor | null].filter((t): t is tf.Tensor => t !== null));
         const gradMap = new Map<tf.Variable, tf.Tensor>();
@@ -223,7 +232,8 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
         sel.forEach((e) => e.afterStep());
       }
 
-      const vp = predictRows(valRows, 'val');
+      const warmingUp = epoch < config.gateWarmup;
+      const vp = predictRows(valRows, 'val', warmingUp ? bases.length : config.k);
       let valMae = 0;
       let valLoss = 0;
       vp.forEach((z, i) => {
@@ -233,12 +243,13 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       valMae /= vp.length;
       valLoss /= vp.length;
       epochsRun = epoch + 1;
-      if (valMae < best.mae) {
+      // A warm-up epoch mixes every expert, which is not the model top-k serves: it is never the best one.
+      if (!warmingUp && valMae < best.mae) {
         best = { mae: valMae, epoch, gate: logits(), head: head.map((l) => [l.w.dataSync().slice(), l.b.dataSync().slice()]), experts: experts.map((e) => e.snapshot()) };
         sinceBest = 0;
-      } else sinceBest++;
+      } else if (!warmingUp) sinceBest++;
 
-      const g = gateState(logits(), config.k, tieRank);
+      const g = gateState(logits(), warmingUp ? bases.length : config.k, tieRank);
       const progress: EpochProgress = {
         epoch,
         epochs: config.epochs,

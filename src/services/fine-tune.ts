@@ -32,6 +32,12 @@ export interface FineTunePayload {
   patience: number;
   seed: number;
   batchSize: number;
+  /** Training loss: 'mse' (the paper) or 'l1'. */
+  loss: 'mse' | 'l1';
+  /** Epochs at the start in which every expert is mixed (0 = the paper). */
+  gateWarmup: number;
+  /** Starting gate logits: 'equal' (the paper) or 'probe' (ranked by ridge probes of the frozen embeddings). */
+  gateInit: 'equal' | 'probe';
 }
 
 /** Experts from Postgres (the source of truth), their weights checked against the architecture in their card. */
@@ -110,7 +116,7 @@ export async function runFineTune(opts: {
   let lastProgress: Record<string, unknown> = {};
   const result = await trainMixture(
     { inputs, targets, split: { train: split.train, val: split.val, test: split.test } },
-    { mode: payload.mode, experts: keys, k: Math.min(payload.k, keys.length), epochs: payload.epochs, patience: payload.patience, seed: payload.seed, batchSize: payload.batchSize },
+    { mode: payload.mode, experts: keys, k: Math.min(payload.k, keys.length), epochs: payload.epochs, patience: payload.patience, seed: payload.seed, batchSize: payload.batchSize, loss: payload.loss ?? 'mse', gateWarmup: Math.min(payload.gateWarmup ?? 0, payload.epochs), gateInit: payload.gateInit ?? 'equal' },
     {
       experts: bundles,
       signal: opts.signal,

@@ -6,6 +6,8 @@ import { TrainingAborted } from '../../ml/train.js';
 import { JobRejected, type JobDefinition } from '../job-types.js';
 
 const MODES = ['mixture', 'pairwise', 'scratch'] as const;
+const LOSSES = ['mse', 'l1'] as const;
+const GATE_INITS = ['equal', 'probe'] as const;
 
 /** Fine-tunes a mixture of experts on a stored dataset and split (the paper's protocol unless overridden). */
 export const fineTuneJob: JobDefinition<FineTunePayload> = {
@@ -31,10 +33,14 @@ export const fineTuneJob: JobDefinition<FineTunePayload> = {
     const mode = (p.mode ?? 'mixture') as FineTunePayload['mode'];
     if (!MODES.includes(mode)) throw new Error(`"mode" must be one of ${MODES.join(', ')}`);
     const epochs = int('epochs', 1000, 1, 5000);
+    const loss = (p.loss ?? 'mse') as FineTunePayload['loss'];
+    if (!LOSSES.includes(loss)) throw new Error(`"loss" must be one of ${LOSSES.join(', ')}`);
+    const gateInit = (p.gateInit ?? 'equal') as FineTunePayload['gateInit'];
+    if (!GATE_INITS.includes(gateInit)) throw new Error(`"gateInit" must be one of ${GATE_INITS.join(', ')}`);
     return {
       dataset: str('dataset'), split: str('split'), name, mode, experts: experts as FineTunePayload['experts'],
       k: int('k', 2, 1, 64), epochs, patience: int('patience', Math.min(500, epochs), 0, 5000), seed: int('seed', 0, 0, 2 ** 31 - 1),
-      batchSize: int('batchSize', 250, 1, 10_000),
+      batchSize: int('batchSize', 250, 1, 10_000), loss, gateWarmup: int('gateWarmup', 0, 0, epochs), gateInit,
     };
   },
   async admit(payload, { pool }) {
