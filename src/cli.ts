@@ -15,6 +15,7 @@ commands:
   migrate                    create the database if missing, apply migrations
   predict --model M INPUT..  predict with model M; INPUT is a formula or a CIF, POSCAR or pymatgen-JSON file
   train FILE --name N --property P --unit U [--experts a,b] [--k K] [--epochs E] [--patience P] [--seed S]
+                             [--loss mse|l1] [--gate-init equal|probe] [--warmup EPOCHS]
                              upload a CSV/JSONL dataset, split it 70/15/15, fine-tune, and follow the progress
   bench chem|experts|paper|http [-- args]
                              run a benchmark
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' }, url: { type: 'string' }, key: { type: 'string' }, model: { type: 'string', short: 'm' },
       name: { type: 'string' }, property: { type: 'string' }, unit: { type: 'string' }, experts: { type: 'string' },
       k: { type: 'string' }, epochs: { type: 'string' }, patience: { type: 'string' }, seed: { type: 'string' },
+      loss: { type: 'string' }, 'gate-init': { type: 'string' }, warmup: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -80,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       await trainCommand(client(), {
         file, name, property, unit, experts: str(values.experts)?.split(',').map((s) => s.trim()).filter(Boolean),
         k: num('k'), epochs: num('epochs'), patience: num('patience'), seed: num('seed'),
+        loss: str(values.loss), gateInit: str(values['gate-init']), gateWarmup: num('warmup'),
       }, (s) => process.stdout.write(s));
       return 0;
     }

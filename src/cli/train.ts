@@ -13,6 +13,10 @@ export interface TrainOptions {
   epochs?: number;
   patience?: number;
   seed?: number;
+  /** Passed through to the job; the API checks them. */
+  loss?: string;
+  gateInit?: string;
+  gateWarmup?: number;
 }
 
 /** CSV/JSONL file → dataset → random 70/15/15 split → fine-tune job, then follows its progress until it ends. */
@@ -29,6 +33,7 @@ export async function trainCommand(client: ApiClient, o: TrainOptions, write: (s
   const job = await client.request<{ id: string }>('POST', '/v1/jobs', {
     type: 'fine-tune', dataset: dataset.id, split: split.id, name: o.name, experts: o.experts ?? 'all',
     ...(o.k ? { k: o.k } : {}), ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.patience !== undefined ? { patience: o.patience } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.loss ? { loss: o.loss } : {}), ...(o.gateInit ? { gateInit: o.gateInit } : {}), ...(o.gateWarmup !== undefined ? { gateWarmup: o.gateWarmup } : {}),
   });
   write(`job ${job.id} queued\n`);
   let last: Record<string, unknown> = {};
