@@ -21,8 +21,8 @@ import { initBackend, type BackendName } from '../src/ml/backend.js';
 import { loadCompositionExperts } from '../src/ml/composition/experts.js';
 import { compositionExpertWeights, scratchCompositionExpert } from '../src/ml/composition/kind.js';
 import { allowedExperts } from '../src/ml/composition/leakage.js';
-import type { ExpertWeights, MaterialInput } from '../src/ml/expert-kind.js';
-import { loadShippedExperts } from '../src/ml/experts.js';
+import type { MaterialInput } from '../src/ml/expert-kind.js';
+import { cgcnnExpertWeights, loadShippedExperts } from '../src/ml/experts.js';
 import { finetuneLayersOf, mixtureGate, type MixtureConfig, type MixtureMode } from '../src/ml/mixture.js';
 import { readSplit, readTaskRows, taskIndex, taskInputs, type TaskMeta } from '../src/ml/tasks.js';
 import { trainMixture } from '../src/ml/train.js';
@@ -250,7 +250,7 @@ async function main(): Promise<void> {
     : args.task === 'composition' ? index.filter((t) => !t.has_structures)
     : index.filter((t) => args.task.split(',').includes(t.key));
   if (selected.length === 0) throw new Error(`no task "${args.task}" (keys: ${index.map((t) => t.key).join(', ')})`);
-  const cgcnn: ExpertWeights[] = (await loadShippedExperts()).map((b) => ({ key: b.card.key, kind: 'cgcnn', card: { ...b.card }, baseSha256: b.sha256, weights: b.weights }));
+  const cgcnn = (await loadShippedExperts()).map(cgcnnExpertWeights);
   const composition = (await loadCompositionExperts()).map((b) => compositionExpertWeights(b));
   const expertKeys = [...cgcnn, ...composition].map((e) => e.key);
   const command = `npm run bench:paper -- ${process.argv.slice(2).filter((x) => x !== '--').join(' ')}`;

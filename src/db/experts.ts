@@ -19,17 +19,8 @@ export interface ExpertRecord {
 const COLUMNS = `key, kind, property, unit, source_dataset AS "sourceDataset", val_mae AS "valMae", architecture, card, sha256,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
-export interface ExpertSeed {
-  key: string;
-  kind: ExpertKind;
-  property: string;
-  unit: string;
-  sourceDataset: string | null;
-  valMae: number | null;
-  architecture: Record<string, unknown>;
-  card: Record<string, unknown>;
+export interface ExpertSeed extends Omit<ExpertRecord, 'createdAt' | 'updatedAt'> {
   weights: Uint8Array;
-  sha256: string;
 }
 
 /** Idempotent: an unchanged expert (same sha256) is left untouched; a changed file replaces the stored weights. */

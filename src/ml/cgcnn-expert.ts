@@ -146,20 +146,24 @@ function weightedMoments(z: T2, w: T2, total: number): { mean: T1; variance: T1 
 }
 
 /**
+ * The conv's Linear(169→128), [169, 128] with rows = [x_i | x_j | e_ij]; with running statistics the first BatchNorm
+ * is folded into it (w·γ/√(σ²+ε), (b − μ)·γ/√(σ²+ε) + β).
+ */
+function convLinear(v: ConvVars, useBatchStats: boolean): { w: T2; b: T1 } {
+  const wt = tf.transpose(v.weight) as T2;
+  if (useBatchStats) return { w: wt, b: v.bias as unknown as T1 };
+  const scale = tf.div(v.bn1g, tf.sqrt(tf.add(v.rv1, BN_EPS))) as T1;
+  return { w: tf.mul(wt, scale) as T2, b: tf.add(tf.mul(tf.sub(v.bias, v.rm1), scale), v.bn1b) as T1 };
+}
+
+/**
  * The fine-tuned last conv on merged edges (dedupe.ts): per merged edge z = W·[x_i, x_j, e] + b, gated terms
  * weighted by multiplicity, summed onto representatives, BatchNorm statistics weighted by the slots they stand for.
  */
 function dedupedConv(a: Assembled, v: ConvVars, A: number, useBatchStats: boolean, stats: BatchStats[] | null): T2 {
   const d = a.dd!;
   const u = a.u!;
-  const wt = tf.transpose(v.weight) as T2; // [169, 128]
-  let w = wt;
-  let b: T1 = v.bias as unknown as T1;
-  if (!useBatchStats) {
-    const scale = tf.div(v.bn1g, tf.sqrt(tf.add(v.rv1, BN_EPS))) as T1;
-    w = tf.mul(wt, scale) as T2;
-    b = tf.add(tf.mul(tf.sub(v.bias, v.rm1), scale), v.bn1b) as T1;
-  }
+  const { w, b } = convLinear(v, useBatchStats);
   // z = e·W_edge + (x_nbr·W_nbr)[nbr] + (x_self·W_self + b)[dst]: the products with states run once per distinct
   // state, the per-edge product only over the 41 Gaussians (uᵀ is supplied so its gradient needs no transpose).
   const ut = a.ut;
@@ -219,14 +223,7 @@ function softplusBn(
   useBatchStats: boolean,
   stats: BatchStats[] | null,
 ): T2 {
-  const wt = tf.transpose(v.weight) as T2; // [169, 128]: rows = [x_i | x_j | e_ij]
-  let w = wt;
-  let b: T1 = v.bias as unknown as T1;
-  if (!useBatchStats) {
-    const scale = tf.div(v.bn1g, tf.sqrt(tf.add(v.rv1, BN_EPS))) as T1;
-    w = tf.mul(wt, scale) as T2;
-    b = tf.add(tf.mul(tf.sub(v.bias, v.rm1), scale), v.bn1b) as T1;
-  }
+  const { w, b } = convLinear(v, useBatchStats);
   const halves: T3[] = [];
   const means: T1[] = [];
   const vars: T1[] = [];

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXPERTS_DIR } from '../paths.js';
+import type { ExpertWeights } from './expert-kind.js';
 import { tf } from './tf.js';
 import { parseSafetensors } from './safetensors.js';
 import { checkStateDict, PAPER_DIMS, type CgcnnDims, type StateDict } from './cgcnn-weights.js';
@@ -50,6 +51,11 @@ export interface ExpertBundle {
 }
 
 export const EMBEDDING_DIM = 64;
+
+/** A shipped CGCNN expert as the mixture's `ExpertWeights`. */
+export function cgcnnExpertWeights(b: ExpertBundle): ExpertWeights {
+  return { key: b.card.key, kind: 'cgcnn', card: { ...b.card }, baseSha256: b.sha256, weights: b.weights };
+}
 
 export function cardDims(card: ExpertCard): CgcnnDims {
   const a = card.architecture;

@@ -13,7 +13,7 @@
 import { tf } from './tf.js';
 import { cgcnnKind } from './cgcnn-expert.js';
 import { compositionKind } from './composition/kind.js';
-import { mulberry32 } from './cgcnn-weights.js';
+import { mulberry32, shuffleInPlace } from '../util/random.js';
 import type { ExpertKind, ExpertWeights, MaterialInput } from './expert-kind.js';
 import type { Normalizer } from './normalizer.js';
 
@@ -183,13 +183,7 @@ export function topK(logits: ArrayLike<number>, k: number, tieRank?: ArrayLike<n
 export function gateTieRank(n: number, mode: MixtureConfig['gateTieBreak'], seed: number): Int32Array {
   const rank = Int32Array.from({ length: n }, (_, i) => i);
   if (mode === 'index') return rank;
-  const rnd = mulberry32((seed ^ 0x7a11e5) >>> 0);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    const t = rank[i];
-    rank[i] = rank[j];
-    rank[j] = t;
-  }
+  shuffleInPlace(rank, mulberry32((seed ^ 0x7a11e5) >>> 0));
   return rank;
 }
 

@@ -13,7 +13,7 @@ import { Adam, cosineFactor } from './adam.js';
 import { ATOM_FEATURES_VERSION } from './atom-features.js';
 import { GRAPH_VERSION } from './batching.js';
 import { mulberry32, randomStateDict } from './cgcnn-weights.js';
-import { EMBEDDING_DIM, loadShippedExperts, type ExpertBundle } from './experts.js';
+import { cgcnnExpertWeights, EMBEDDING_DIM, loadShippedExperts, type ExpertBundle } from './experts.js';
 import type { ExpertWeights, MaterialInput, TrainableExpert } from './expert-kind.js';
 import {
   expertKind,
@@ -31,6 +31,7 @@ import {
   type MixtureModel,
 } from './mixture.js';
 import { fitNormalizer, type Normalizer } from './normalizer.js';
+import { shuffleInPlace } from '../util/random.js';
 import { probeExperts, probeLogits } from './gate-probe.js';
 
 export interface DataSplit {
@@ -108,23 +109,13 @@ function checkData(data: MixtureData): void {
   if (data.split.val.length === 0) throw new RangeError('the validation split is empty (early stopping needs it)');
 }
 
-function shuffle(a: Int32Array, rnd: () => number): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-}
-
 interface HeadVars {
   w: tf.Variable<tf.Rank.R2>;
   b: tf.Variable<tf.Rank.R1>;
 }
 
 function toWeights(b: ExpertBundle | ExpertWeights): ExpertWeights {
-  if ('kind' in b) return b;
-  return { key: b.card.key, kind: 'cgcnn', card: { ...b.card }, baseSha256: b.sha256, weights: b.weights };
+  return 'kind' in b ? b : cgcnnExpertWeights(b);
 }
 
 export async function trainMixture(data: MixtureData, partial: Partial<MixtureConfig>, opts: TrainOptions = {}): Promise<TrainResult> {
@@ -140,6 +131,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       ? [pool.find((e) => e.key === config.experts[0]) ?? { key: config.experts[0], kind: 'cgcnn', card: { key: config.experts[0], scratch: true }, baseSha256: '', weights: randomStateDict(config.seed) }]
       : config.experts.map((k) => pool.find((e) => e.key === k)!);
   const normalizer: Normalizer = fitNormalizer(data.targets, [...data.split.train, ...data.split.val]);
+  const zTarget = (r: number) => (data.targets[r] - normalizer.mean) / normalizer.std;
   const trainOpts = { scratch: config.mode === 'scratch', batchNorm: config.batchNorm, frozenBatchNorm: config.frozenBatchNorm, maxBatchAtoms: config.maxBatchAtoms, dedupeTolerance: config.dedupeTolerance };
 
   const experts: TrainableExpert[] = [];
@@ -161,7 +153,6 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       e.prepare(data.inputs, { statRows: data.split.train });
       opts.onPrepare?.({ expert: b.key, done: experts.length, total: bases.length, seconds: (performance.now() - t0) / 1000 });
     }
-    const zTarget = (r: number) => (data.targets[r] - normalizer.mean) / normalizer.std;
     if (config.gateInit === 'probe' && experts.length > 1) {
       const maes = probeExperts(experts, Int32Array.from(data.split.train), Int32Array.from(data.split.val), zTarget);
       tf.tidy(() => gate.assign(tf.tensor1d(probeLogits(maes))));
@@ -176,7 +167,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
 
     const trainRows = Int32Array.from(data.split.train);
     const valRows = Int32Array.from(data.split.val);
-    const valTargets = Float32Array.from(data.split.val, (r) => (data.targets[r] - normalizer.mean) / normalizer.std);
+    const valTargets = Float32Array.from(data.split.val, zTarget);
     const rnd = mulberry32((config.seed * 2654435761) >>> 0);
     const tieRank = gateTieRank(bases.length, config.gateTieBreak, config.seed);
 
@@ -203,11 +194,11 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
     for (let epoch = 0; epoch < config.epochs; epoch++) {
       if (opts.signal?.aborted) throw new TrainingAborted();
       const lrScale = cosineFactor(epoch, config.cosineTMax);
-      shuffle(trainRows, rnd);
+      shuffleInPlace(trainRows, rnd);
       let lossSum = 0;
       for (let s = 0; s < trainRows.length; s += config.batchSize) {
         const rows = trainRows.subarray(s, Math.min(trainRows.length, s + config.batchSize));
-        const y = tf.tensor1d(Float32Array.from(rows, (r) => (data.targets[r] - normalizer.mean) / normalizer.std));
+        const y = tf.tensor1d(Float32Array.from(rows, zTarget));
         const g = gateState(logits(), epoch < config.gateWarmup ? bases.length : config.k, tieRank);
         const sel = g.selected.map((j) => experts[j]);
         const vars = [...headParams, gate, ...sel.flatMap((e) => e.variables)];

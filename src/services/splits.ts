@@ -1,4 +1,4 @@
-import { mulberry32 } from '../util/random.js';
+import { mulberry32, shuffleInPlace } from '../util/random.js';
 import { createHash } from 'node:crypto';
 
 /** The paper's 70/15/15 train/val/test proportions. */
@@ -24,14 +24,8 @@ export interface SplitIndices {
 
 /** 0..n-1 shuffled by Fisher–Yates (Durstenfeld, from the end) driven by mulberry32(seed). */
 export function seededPermutation(n: number, seed: number): number[] {
-  const rand = mulberry32(seed);
   const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const tmp = p[i];
-    p[i] = p[j];
-    p[j] = tmp;
-  }
+  shuffleInPlace(p, mulberry32(seed));
   return p;
 }
 

@@ -12,3 +12,13 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Fisher–Yates (Durstenfeld, from the end) in place, driven by `rnd`: the one shuffle behind splits, batches and tie orders. */
+export function shuffleInPlace(a: { length: number; [i: number]: number }, rnd: () => number): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}

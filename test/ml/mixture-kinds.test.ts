@@ -8,13 +8,13 @@ import { compositionExpertWeights, compositionKind, scratchCompositionExpert } f
 import { fitRidge, predictRidge, probeExperts, probeLogits } from '../../src/ml/gate-probe.js';
 import { readTaskRows } from '../../src/ml/tasks.js';
 import type { ExpertWeights } from '../../src/ml/expert-kind.js';
-import { loadShippedExperts } from '../../src/ml/experts.js';
+import { cgcnnExpertWeights, loadShippedExperts } from '../../src/ml/experts.js';
 import { predictMixture, resolveConfig } from '../../src/ml/mixture.js';
 import { trainMixture, type MixtureData } from '../../src/ml/train.js';
 import { fixtureGraphs } from './fixture-graphs.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
-const cgcnn: ExpertWeights[] = (await loadShippedExperts()).map((b) => ({ key: b.card.key, kind: 'cgcnn', card: { ...b.card }, baseSha256: b.sha256, weights: b.weights }));
+const cgcnn = (await loadShippedExperts()).map(cgcnnExpertWeights);
 const composition = (await loadCompositionExperts()).map((b) => compositionExpertWeights(b));
 const pick = (pool: ExpertWeights[], ...keys: string[]) => keys.map((k) => pool.find((e) => e.key === k)!);
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.js';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
-import { loadShippedExperts, expertEmbeddings, type ExpertBundle } from '../../src/ml/experts.js';
+import { cgcnnExpertWeights, loadShippedExperts, expertEmbeddings, type ExpertBundle } from '../../src/ml/experts.js';
 import { gatePenalty, gateState, gateTieRank, headForward, mixEmbeddings, penaltyTensor, predictMixture, resolveConfig, topK } from '../../src/ml/mixture.js';
 import { cgcnnKind } from '../../src/ml/cgcnn-expert.js';
 import { trainMixture, type MixtureData } from '../../src/ml/train.js';
@@ -119,7 +119,7 @@ test('symmetry dedupe leaves embeddings unchanged in eval and in batch-statistic
   const rows = Int32Array.from({ length: 12 }, (_, i) => i);
   for (const key of ['mp_eform', 'weighted_p_e_cond', 'jarvis_dielectric_opt']) {
     const e = byKey(key);
-    const base = { key, kind: 'cgcnn', card: { ...e.card }, baseSha256: e.sha256, weights: e.weights };
+    const base = cgcnnExpertWeights(e);
     const opts = { finetuneLayers: 1, scratch: false, batchNorm: 'batch' as const, frozenBatchNorm: 'source' as const, maxBatchAtoms: 1000 };
     const full = cgcnnKind.createTrainable(base, { ...opts, dedupeTolerance: null });
     full.prepare(data.inputs);

@@ -18,7 +18,7 @@ import { gunzipSync } from 'node:zlib';
 import { parseFormula } from '../../chem/formula.js';
 import type { Composition } from '../../chem/types.js';
 import { SHARED_DIR } from '../../paths.js';
-import { mulberry32 } from '../cgcnn-weights.js';
+import { mulberry32, shuffleInPlace } from '../../util/random.js';
 
 export const SOURCES_DIR = join(SHARED_DIR, 'data', 'sources');
 
@@ -129,11 +129,7 @@ export function buildSourceSet(meta: SourceMeta, rows: readonly SourceRow[]): So
     for (let i = 0; i < n; i++) (inTest[i] ? val : train).push(i);
   } else {
     const order = Array.from({ length: n }, (_, i) => i);
-    const rnd = mulberry32((SPLIT_SEED ^ stringSeed(meta.name)) >>> 0);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(rnd() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
+    shuffleInPlace(order, mulberry32((SPLIT_SEED ^ stringSeed(meta.name)) >>> 0));
     const nVal = Math.max(1, Math.round(n * VAL_FRACTION));
     val = order.slice(0, nVal).sort((a, b) => a - b);
     train = order.slice(nVal).sort((a, b) => a - b);

@@ -10,6 +10,7 @@
 import { tf } from '../tf.js';
 import { Adam, cosineFactor } from '../adam.js';
 import { mulberry32, type StateDict } from '../cgcnn-weights.js';
+import { shuffleInPlace } from '../../util/random.js';
 import {
   checkArchitecture,
   encoderB,
@@ -104,15 +105,6 @@ function predictZ(vars: Vars, xs: Float32Array, d: number, rows: ArrayLike<numbe
   return out;
 }
 
-function shuffle(a: Int32Array, rnd: () => number): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-}
-
 export function checkPretrainData(data: PretrainData, d: number): number {
   const n = data.features.length / d;
   if (!Number.isInteger(n)) throw new RangeError(`${data.features.length} feature values are not rows of ${d}`);
@@ -180,7 +172,7 @@ export function pretrainCompositionExpert(
 
     for (let epoch = 0; epoch < config.epochs; epoch++) {
       const lrScale = cosineFactor(epoch, config.epochs);
-      shuffle(trainRows, rnd);
+      shuffleInPlace(trainRows, rnd);
       let lossSum = 0;
       for (let s = 0; s < trainRows.length; s += config.batchSize) {
         const m = Math.min(config.batchSize, trainRows.length - s);
