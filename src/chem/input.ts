@@ -4,7 +4,7 @@ import { parseStructureInput, type StructureLimits } from './structure/index.js'
 import { ChemError, type Composition, type Structure } from './types.js';
 
 /** What a user sends for one material: exactly one of these keys. */
-export type MaterialInput = { formula: string } | { structure: unknown } | { cif: string } | { poscar: string };
+export type MaterialInput = { formula: string } | { structure: unknown } | { cif: string } | { poscar: string; species?: string[] };
 export type InputKind = 'formula' | 'structure' | 'cif' | 'poscar';
 
 export interface ResolvedInput {
@@ -33,13 +33,16 @@ export function inputKind(input: object): InputKind {
 /** Parses one user input into its reduced formula, atomic fractions and, for structure inputs, the structure. */
 export function resolveInput(input: MaterialInput, limits?: Partial<StructureLimits>): ResolvedInput {
   const kind = inputKind(input);
+  if ('species' in input && input.species !== undefined && kind !== 'poscar') {
+    throw new ChemError('species_without_poscar', `"species" lists the elements of a VASP 4 POSCAR's atom blocks and goes only with "poscar", not with "${kind}"`);
+  }
   if (kind === 'formula') {
     const raw = (input as { formula: unknown }).formula;
     if (typeof raw !== 'string') throw new ChemError('formula_not_string', '"formula" must be a string such as "Fe2O3"');
     const parsed = parseFormula(raw);
     return { kind, formula: parsed.reducedFormula, composition: parsed.fractions, warnings: [] };
   }
-  const structure = parseStructureInput(input as { structure?: unknown; cif?: string; poscar?: string }, limits);
+  const structure = parseStructureInput(input as { structure?: unknown; cif?: string; poscar?: string; species?: string[] }, limits);
   const amounts = structureComposition(structure);
   return { kind, formula: reducedFormula(amounts), composition: atomicFractions(amounts), structure, warnings: [...structure.warnings] };
 }

@@ -6,9 +6,14 @@ export const MaterialInputSchema = Type.Object(
     formula: Type.Optional(Type.String({ description: 'chemical formula, e.g. "Fe2O3", "Ca(OH)2", "CuSO4·5H2O", "Li0.5CoO2"' })),
     structure: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'pymatgen Structure.as_dict() JSON' })),
     cif: Type.Optional(Type.String({ description: 'CIF text (the first data block is used)' })),
-    poscar: Type.Optional(Type.String({ description: 'VASP POSCAR/CONTCAR text (VASP 5, with the species line)' })),
+    poscar: Type.Optional(Type.String({ description: 'VASP POSCAR/CONTCAR text; a VASP 4 file (no species line) needs "species" beside it' })),
+    species: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16 }), {
+      minItems: 1,
+      maxItems: 128,
+      description: 'only with "poscar": the element of each atom block of a VASP 4 file, in POTCAR order, e.g. ["Ga", "As"]',
+    })),
   },
-  { additionalProperties: false, minProperties: 1, maxProperties: 1, description: 'exactly one of formula, structure, cif, poscar' },
+  { additionalProperties: false, minProperties: 1, maxProperties: 2, description: 'exactly one of formula, structure, cif, poscar (poscar optionally with species)' },
 );
 
 export const NACL_STRUCTURE = {

@@ -96,7 +96,7 @@ export interface ParsedUpload {
   warnings: DatasetWarning[];
 }
 
-const ROW_KEYS = new Set<string>([...INPUT_KINDS, 'target', 'id']);
+const ROW_KEYS = new Set<string>([...INPUT_KINDS, 'species', 'target', 'id']);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Metadata
@@ -177,7 +177,7 @@ function tooManyRows(count: number, limits: DatasetLimits): DatasetError {
 
 /**
  * CSV with a header row: `target`, one or more input columns (`formula`, `cif`, `poscar`, `structure` as JSON text;
- * each row fills exactly one) and optionally `id`. Header names are case-insensitive; other columns are ignored
+ * each row fills exactly one), optionally `species` (a VASP 4 POSCAR's block elements, "Ga As") and `id`. Header names are case-insensitive; other columns are ignored
  * with a warning.
  */
 export function rowsFromCsv(text: string, limits: DatasetLimits = DATASET_LIMITS): { rows: RawRow[]; warnings: DatasetWarning[] } {
@@ -202,7 +202,8 @@ export function rowsFromCsv(text: string, limits: DatasetLimits = DATASET_LIMITS
     throw new DatasetError('invalid', 'csv_missing_column', `the header (${header.join(',')}) needs an input column: formula, cif, poscar or structure`, { line: records[0].line });
   }
   const idCol = header.indexOf('id');
-  const ignored = header.filter((h) => h !== 'target' && h !== 'id' && !(INPUT_KINDS as readonly string[]).includes(h));
+  const speciesCol = header.indexOf('species');
+  const ignored = header.filter((h) => !['target', 'id', 'species'].includes(h) && !(INPUT_KINDS as readonly string[]).includes(h));
   const warnings: DatasetWarning[] = ignored.length > 0 ? [{ message: `ignored column(s): ${ignored.map((h) => `"${h}"`).join(', ')}` }] : [];
 
   const data = records.slice(1);
@@ -213,6 +214,7 @@ export function rowsFromCsv(text: string, limits: DatasetLimits = DATASET_LIMITS
     }
     const value: Record<string, string> = { target: rec.fields[targetCol] };
     for (const [kind, c] of inputCols) value[kind] = rec.fields[c];
+    if (speciesCol !== -1 && rec.fields[speciesCol].trim() !== '') value.species = rec.fields[speciesCol];
     if (idCol !== -1) value.id = rec.fields[idCol];
     return { value, line: rec.line };
   });
@@ -304,6 +306,16 @@ function hasNul(v: unknown): boolean {
 
 const isProblem = (x: unknown): x is Problem => typeof x === 'object' && x !== null && 'code' in x && 'message' in x;
 
+/** A VASP 4 POSCAR's block elements: a list in JSON rows, "Ga As" or "Ga,As" in a CSV cell. */
+function rowSpecies(value: unknown, fromText: boolean): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const list = fromText && typeof value === 'string' ? value.trim().split(/[\s,;]+/) : value;
+  if (!Array.isArray(list) || list.length === 0 || list.length > 128 || !list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 16)) {
+    throw new ChemError('species_invalid', '"species" must list element symbols, one per atom block of the POSCAR, e.g. ["Ga", "As"] (in a CSV cell: "Ga As")');
+  }
+  return list as string[];
+}
+
 /**
  * Validates one row and returns what is stored: the input normalised (formula trimmed, CIF/POSCAR line endings as
  * LF, structure as given) with its kind, reduced formula and target. Returns every problem of the row, not just the first.
@@ -318,7 +330,7 @@ export function validateRow(raw: RawRow, fromText: boolean): { row?: Omit<Datase
   const problems: Problem[] = [];
   const unknown = Object.keys(o).filter((k) => !ROW_KEYS.has(k));
   if (unknown.length > 0) {
-    problems.push({ code: 'row_unknown_field', message: `unknown field(s) ${unknown.map((k) => `"${k}"`).join(', ')}; a row has one of formula, structure, cif or poscar, a target and optionally an id` });
+    problems.push({ code: 'row_unknown_field', message: `unknown field(s) ${unknown.map((k) => `"${k}"`).join(', ')}; a row has one of formula, structure, cif or poscar (with species for a VASP 4 POSCAR), a target and optionally an id` });
   }
 
   const given: Record<string, unknown> = {};
@@ -341,7 +353,8 @@ export function validateRow(raw: RawRow, fromText: boolean): { row?: Omit<Datase
         throw new ChemError('structure_invalid_json', `the structure cell is not valid JSON: ${(err as Error).message}`);
       }
     }
-    input = { [kind]: x };
+    const species = rowSpecies(o.species, fromText);
+    input = species === undefined ? { [kind]: x } : { [kind]: x, species };
   } catch (err) {
     problems.push(err instanceof ChemError ? { code: err.code, message: err.message } : { code: 'input_invalid', message: (err as Error).message });
   }

@@ -155,6 +155,22 @@ test('datasets over HTTP, on real Postgres', async (t) => {
     assert.deepEqual(detail.rows.items[10], { index: 10, kind: 'poscar', input: { poscar: POSCAR_GAAS.replace(/\r\n/g, '\n') }, formula: 'GaAs', target: 1.42, id: 'gaas-1' });
   });
 
+  await t.test('VASP 4 POSCAR rows carry their block elements in "species" (JSON list, CSV cell); a bad species list is a row problem', async () => {
+    const vasp4 = POSCAR_GAAS.replace(/\r\n/g, '\n').replace('Ga As\n', '');
+    const csv = `poscar,species,target\n"${vasp4}",Ga As,1.42\n`;
+    const { payload, headers } = await form({ name: 'vasp4', property: 'band gap', unit: 'eV' }, { name: 'v4.csv', content: csv, type: 'text/csv' });
+    const res = await app.inject({ method: 'POST', url: '/v1/datasets', headers, payload });
+    assert.equal(res.statusCode, 201, res.body);
+    const detail = (await app.inject({ method: 'GET', url: `/v1/datasets/${res.json().id}` })).json();
+    assert.deepEqual(detail.rows.items[0], { index: 0, kind: 'poscar', input: { poscar: vasp4, species: ['Ga', 'As'] }, formula: 'GaAs', target: 1.42 });
+    const bad = await app.inject({
+      method: 'POST', url: '/v1/datasets', headers: auth,
+      payload: { name: 'v4 bad', property: 'band gap', unit: 'eV', rows: [{ poscar: vasp4, species: 'GaAs', target: 1 }, { poscar: vasp4, target: 1 }, { formula: 'GaAs', species: ['Ga'], target: 1 }] },
+    });
+    assert.equal(bad.statusCode, 422, bad.body);
+    assert.deepEqual(bad.json().errors.map((e: { index: number; code: string }) => [e.index, e.code]), [[0, 'species_invalid'], [1, 'poscar_missing_species'], [2, 'species_without_poscar']]);
+  });
+
   await t.test('JSONL upload (multipart), plain and gzip-compressed; the same rows as JSON are the same dataset', async () => {
     const jsonl = gaps2d.map((r) => JSON.stringify({ id: r.id, structure: r.structure, target: r.target })).join('\n');
     const a = await form({ name: 'jsonl 2d', property: 'band gap', unit: 'eV' }, { name: 'rows.jsonl', content: jsonl });

@@ -86,11 +86,40 @@ test('experts over HTTP', async (t) => {
     assert.match(body.errors[0].message, /needs a crystal structure/);
   });
 
+  await t.test('two input kinds at once, or species without a POSCAR, are 422s that say what to send', async () => {
+    const res = await app.inject({
+      method: 'POST', url: '/v1/experts/mp_eform/predict',
+      payload: { inputs: [{ formula: 'NaCl', cif: 'x' }, { formula: 'NaCl', species: ['Na', 'Cl'] }, { species: ['Na'] }] },
+    });
+    assert.equal(res.statusCode, 422, res.body);
+    assert.deepEqual(res.json().errors.map((e: { code: string }) => e.code), ['input_kind', 'species_without_poscar', 'input_kind']);
+    assert.match(res.json().errors[1].message, /goes only with "poscar"/);
+  });
+
+  await t.test('a VASP 4 POSCAR (no species line) predicts like its VASP 5 form once "species" names the blocks', async () => {
+    const vasp5 = ['GaAs', '1.0', '0 2.825 2.825', '2.825 0 2.825', '2.825 2.825 0', 'Ga As', '1 1', 'Direct', '0 0 0', '0.25 0.25 0.25', ''].join('\n');
+    const vasp4 = vasp5.replace('Ga As\n', '');
+    const res = await app.inject({ method: 'POST', url: '/v1/experts/mp_eform/predict', payload: { inputs: [{ poscar: vasp5 }, { poscar: vasp4, species: ['Ga', 'As'] }] } });
+    assert.equal(res.statusCode, 200, res.body);
+    const [a, b] = res.json().predictions;
+    assert.equal(b.formula, 'GaAs');
+    assert.equal(b.value, a.value);
+    const missing = await app.inject({ method: 'POST', url: '/v1/experts/mp_eform/predict', payload: { inputs: [{ poscar: vasp4 }] } });
+    assert.equal(missing.statusCode, 422);
+    assert.equal(missing.json().errors[0].code, 'poscar_missing_species');
+    assert.match(missing.json().errors[0].message, /send "species"/);
+    const wrong = await app.inject({ method: 'POST', url: '/v1/experts/mp_eform/predict', payload: { inputs: [{ poscar: vasp4, species: ['Ga'] }] } });
+    assert.equal(wrong.statusCode, 422);
+    assert.equal(wrong.json().errors[0].code, 'poscar_species_mismatch');
+  });
+
   await t.test('input count and shape limits are 400s', async () => {
     const none = await app.inject({ method: 'POST', url: '/v1/experts/mp_eform/predict', payload: { inputs: [] } });
     assert.equal(none.statusCode, 400);
-    const two = await app.inject({ method: 'POST', url: '/v1/experts/mp_eform/predict', payload: { inputs: [{ formula: 'NaCl', cif: 'x' }] } });
-    assert.equal(two.statusCode, 400);
+    const three = await app.inject({ method: 'POST', url: '/v1/experts/mp_eform/predict', payload: { inputs: [{ formula: 'NaCl', cif: 'x', poscar: 'y' }] } });
+    assert.equal(three.statusCode, 400);
+    const unknown = await app.inject({ method: 'POST', url: '/v1/experts/mp_eform/predict', payload: { inputs: [{ smiles: 'CCO' }] } });
+    assert.equal(unknown.statusCode, 400);
     const many = await app.inject({ method: 'POST', url: '/v1/experts/mp_eform/predict', payload: { inputs: Array.from({ length: 1001 }, () => ({ formula: 'NaCl' })) } });
     assert.equal(many.statusCode, 400);
   });

@@ -93,7 +93,7 @@ export function parsePoscar(text: string, limits?: Partial<StructureLimits>, opt
   let species: string[];
   if (/^\d+$/.test(first[0])) {
     if (!opts?.species || opts.species.length === 0) {
-      throw poscarError('poscar_missing_species', 'this is a VASP 4 file without a species line; give the elements separately (in POTCAR order) or add the species line above the counts', 6);
+      throw poscarError('poscar_missing_species', 'this is a VASP 4 file without a species line: send "species" with the element of each atom block (in POTCAR order), e.g. ["Ga", "As"], or add the species line above the counts', 6);
     }
     species = opts.species;
   } else {

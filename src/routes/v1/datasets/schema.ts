@@ -28,6 +28,7 @@ const DatasetRowInput = Type.Object(
     structure: Type.Optional(Type.Unknown({ description: 'pymatgen Structure.as_dict() object' })),
     cif: Type.Optional(Type.Unknown({ description: 'CIF file text' })),
     poscar: Type.Optional(Type.Unknown({ description: 'VASP POSCAR text' })),
+    species: Type.Optional(Type.Unknown({ description: 'only with poscar, for VASP 4 files without a species line: the element of each atom block, e.g. ["Ga", "As"]' })),
     target: Type.Optional(Type.Unknown({ description: 'the property value: a finite number' })),
     id: Type.Optional(Type.Unknown({ description: 'your own id for the row (string or number), kept with it' })),
   },
@@ -63,7 +64,7 @@ export const CreateDatasetMultipart = Type.Object(
     format: Type.Optional(Type.Enum(['csv', 'jsonl', 'json'], { description: 'file format; by default taken from the file name, then its media type' })),
     file: Type.String({
       format: 'binary',
-      description: 'CSV with a header (target, one of formula/cif/poscar/structure, optional id; quoted multi-line cells for CIF/POSCAR), ' +
+      description: 'CSV with a header (target, one of formula/cif/poscar/structure, optional species for VASP 4 POSCARs, optional id; quoted multi-line cells for CIF/POSCAR), ' +
         'or JSONL (one row object per line), or a JSON array; may be gzip-compressed',
     }),
   },
