@@ -10,13 +10,12 @@
  *        [--mode mixture|pairwise|scratch] [--expert KEY] [--batch-norm batch|running] [--frozen-bn target|source]
  *        [--ties seeded|index] [--no-dedupe] [--loss mse|l1] [--warmup EPOCHS] [--gate-init equal|probe] [--finetune-layers N]
  *        [--comp-finetune-layers N] [--backend auto|wasm|cpu|tensorflow] [--no-write]
+ *   node --import tsx bench/paper.ts -- --render    (regenerates docs/benchmarks.md from the stored runs only)
  *
  * Every finished run is appended to bench/results/paper.json; docs/benchmarks.md (between its
- * `paper:begin`/`paper:end` markers) is regenerated from all stored runs: table, gate heatmap, commands.
+ * `paper:begin`/`paper:end` and `paper-composition:begin`/`end` markers) is regenerated from all stored runs:
+ * tables, gate heatmaps, commands, and the structure-alone vs structure + composition comparison.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { ROOT } from '../src/paths.js';
 import { initBackend, type BackendName } from '../src/ml/backend.js';
 import { loadCompositionExperts } from '../src/ml/composition/experts.js';
 import { compositionExpertWeights, scratchCompositionExpert } from '../src/ml/composition/kind.js';
@@ -24,33 +23,10 @@ import { allowedExperts } from '../src/ml/composition/leakage.js';
 import type { MaterialInput } from '../src/ml/expert-kind.js';
 import { cgcnnExpertWeights, loadShippedExperts } from '../src/ml/experts.js';
 import { finetuneLayersOf, mixtureGate, type MixtureConfig, type MixtureMode } from '../src/ml/mixture.js';
-import { readSplit, readTaskRows, taskIndex, taskInputs, type TaskMeta } from '../src/ml/tasks.js';
+import { readSplit, readTaskRows, taskIndex, taskInputs } from '../src/ml/tasks.js';
 import { trainMixture } from '../src/ml/train.js';
+import { fmt, loadRecords, mean, saveRecord, std, writeDoc } from './paper-report.js';
 
-const RESULTS = join(ROOT, 'bench', 'results', 'paper.json');
-const DOC = join(ROOT, 'docs', 'benchmarks.md');
-
-interface RunRecord {
-  task: string;
-  seed: number;
-  protocol: string;
-  mode: MixtureMode;
-  k: number;
-  epochs: number;
-  batchNorm: string;
-  dedupe: number | null;
-  testMae: number;
-  valMae: number;
-  bestEpoch: number;
-  epochsRun: number;
-  seconds: number;
-  prepareSeconds: number;
-  secondsPerEpoch: number;
-  gate: Record<string, number>;
-  backend: string;
-  date: string;
-  command: string;
-}
 
 interface Args {
   task: string;
@@ -73,6 +49,8 @@ interface Args {
   dedupe: boolean;
   backend: BackendName;
   write: boolean;
+  /** Only regenerate docs/benchmarks.md from the stored runs. */
+  render: boolean;
 }
 
 function parseSeeds(s: string): number[] {
@@ -88,7 +66,7 @@ function parseSeeds(s: string): number[] {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { task: 'headline', seeds: [0], json: false, mode: 'mixture', experts: 'cgcnn', dedupe: true, backend: 'auto', write: true };
+  const a: Args = { task: 'headline', seeds: [0], json: false, mode: 'mixture', experts: 'cgcnn', dedupe: true, backend: 'auto', write: true, render: false };
   const rest = argv.filter((x) => x !== '--');
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
@@ -118,6 +96,7 @@ function parseArgs(argv: string[]): Args {
       case '--comp-finetune-layers': a.compFinetuneLayers = Number(val()); break;
       case '--backend': a.backend = val() as BackendName; break;
       case '--no-write': a.write = false; break;
+      case '--render': a.render = true; break;
       default: throw new Error(`unknown argument ${flag}`);
     }
   }
@@ -125,10 +104,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-/** Population std (numpy's default), as the paper's script reports it. */
-const std = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
-const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x.toPrecision(d)).toString());
 
 /**
  * A run's protocol as the tokens that name it; tokens added after the first reproduction runs appear only when they
@@ -148,95 +123,6 @@ function protocolOf(c: MixtureConfig, kinds: readonly string[]): string {
   return parts.join(' ');
 }
 
-function loadRecords(): RunRecord[] {
-  return existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord[]) : [];
-}
-
-function saveRecord(r: RunRecord): void {
-  const all = loadRecords().filter((x) => !(x.task === r.task && x.seed === r.seed && x.protocol === r.protocol));
-  all.push(r);
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, JSON.stringify(all, null, 1) + '\n');
-}
-
-const SHADES = [' ', '░', '▒', '▓', '█'];
-/** The paper's CGCNN experts come first in the key list the documents are rendered with. */
-const CGCNN_COUNT = 18;
-
-function renderSection(records: RunRecord[], index: TaskMeta[], expertKeys: string[]): string {
-  const lines: string[] = [];
-  // The protocol with the most runs (the reproduction proper) first; variants after it.
-  const protocols = [...new Set(records.map((r) => r.protocol))].sort(
-    (a, b) => records.filter((r) => r.protocol === b).length - records.filter((r) => r.protocol === a).length || a.localeCompare(b),
-  );
-  const allTasks = index.filter((t) => records.some((r) => r.task === t.key));
-  // Column headers name only what differs between the protocols.
-  const tokens = protocols.map((p) => p.split(' '));
-  const common = tokens[0].filter((tok) => tokens.every((ts) => ts.includes(tok)));
-  const short = tokens.map((ts) => ts.filter((tok) => !common.includes(tok)).join(' ') || ts.join(' '));
-  lines.push('### Summary: test MAE, mean over the seeds run (n)', '');
-  if (common.length > 0 && protocols.length > 1) lines.push(`All: ${common.join(' ')}.`, '');
-  lines.push(`| task | paper MoE-(18) | paper CGCNN scratch | best known | ${short.join(' | ')} |`);
-  lines.push(`|---|---|---|---|${protocols.map(() => '---').join('|')}|`);
-  for (const t of allTasks) {
-    const cells = protocols.map((p) => {
-      const maes = records.filter((r) => r.protocol === p && r.task === t.key).map((r) => r.testMae);
-      return maes.length === 0 ? '' : `${fmt(mean(maes))} (${maes.length})`;
-    });
-    lines.push(`| ${t.key} | ${fmt(t.moe18_mae)} | ${fmt(t.cgcnn_scratch_mae)} | ${fmt(t.best_known_mae)} | ${cells.join(' | ')} |`);
-  }
-  lines.push('');
-  for (const protocol of protocols) {
-    const rs = records.filter((r) => r.protocol === protocol);
-    const tasks = index.filter((t) => rs.some((r) => r.task === t.key));
-    lines.push(`### ${protocol}`, '');
-    lines.push('| task | seeds | test MAE (ours) | paper MoE-(18) | paper CGCNN scratch | best known | best epoch | epochs run | s/epoch | wall s/seed |');
-    lines.push('|---|---|---|---|---|---|---|---|---|---|');
-    for (const t of tasks) {
-      const tr = rs.filter((r) => r.task === t.key).sort((a, b) => a.seed - b.seed);
-      const maes = tr.map((r) => r.testMae);
-      const ours = tr.length > 1 ? `${fmt(mean(maes))} ± ${fmt(std(maes), 2)}` : fmt(maes[0]);
-      const paper = t.moe18_mae === null ? '–' : `${fmt(t.moe18_mae)}${t.moe18_mae_std ? ` ± ${fmt(t.moe18_mae_std, 2)}` : ''}`;
-      const scratch = t.cgcnn_scratch_mae === null ? '–' : `${fmt(t.cgcnn_scratch_mae)}${t.cgcnn_scratch_mae_std ? ` ± ${fmt(t.cgcnn_scratch_mae_std, 2)}` : ''}`;
-      const best = t.best_known_mae === null ? '–' : `${fmt(t.best_known_mae)} (${t.best_known_method ?? '?'})`;
-      lines.push(
-        `| ${t.key} (${t.unit}) | ${tr.map((r) => r.seed).join(',')} | ${ours} | ${paper} | ${scratch} | ${best} | ${tr.map((r) => r.bestEpoch).join(',')} | ${tr.map((r) => r.epochsRun).join(',')} | ${fmt(mean(tr.map((r) => r.secondsPerEpoch)), 3)} | ${fmt(mean(tr.map((r) => r.seconds)), 3)} |`,
-      );
-    }
-    lines.push('', 'Learned gate weights p_j at the best validation epoch (mean over seeds; columns in expert order):', '');
-    // Columns: the CGCNN experts always (the paper's figure), other experts where some run gave them weight.
-    const keys = expertKeys.filter((k, i) => i < CGCNN_COUNT || rs.some((r) => (r.gate[k] ?? 0) > 0));
-    lines.push('| task | ' + keys.join(' | ') + ' |');
-    lines.push('|---|' + keys.map(() => '---').join('|') + '|');
-    const heat: string[] = [];
-    const width = Math.max(...tasks.map((t) => t.key.length));
-    for (const t of tasks) {
-      const tr = rs.filter((r) => r.task === t.key);
-      const w = keys.map((k) => mean(tr.map((r) => r.gate[k] ?? 0)));
-      lines.push(`| ${t.key} | ` + w.map((x) => (x > 0 ? x.toFixed(2) : '')).join(' | ') + ' |');
-      heat.push(t.key.padEnd(width) + ' |' + w.map((x) => SHADES[Math.min(4, Math.ceil(x * 4))].repeat(3)).join('') + '|');
-    }
-    lines.push('', '```', `${''.padEnd(width)}  ${keys.map((_, i) => String(i + 1).padStart(3)).join('')}`, ...heat, '```');
-    lines.push('', `Heatmap: ${SHADES.slice(1).map((s, i) => `${s} ≤ ${(i + 1) / 4}`).join(', ')}; columns 1–${keys.length} = ${keys.map((k, i) => `${i + 1} ${k}`).join(', ')}.`, '');
-    const cmds = [...new Set(rs.map((r) => r.command))];
-    lines.push('Commands:', '', '```', ...cmds, '```', '');
-    const be = [...new Set(rs.map((r) => r.backend))].join(', ');
-    lines.push(`Backend: ${be}. Dates: ${[...new Set(rs.map((r) => r.date.slice(0, 10)))].join(', ')}.`, '');
-  }
-  return lines.join('\n');
-}
-
-function writeDoc(records: RunRecord[], index: TaskMeta[], expertKeys: string[]): void {
-  const section = renderSection(records, index, expertKeys);
-  const begin = '<!-- paper:begin -->';
-  const end = '<!-- paper:end -->';
-  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : `# Benchmarks\n\n## Paper reproduction\n\n${begin}\n${end}\n`;
-  if (!doc.includes(begin) || !doc.includes(end)) doc += `\n## Paper reproduction\n\n${begin}\n${end}\n`;
-  doc = doc.slice(0, doc.indexOf(begin) + begin.length) + '\n' + section + '\n' + doc.slice(doc.indexOf(end));
-  mkdirSync(dirname(DOC), { recursive: true });
-  writeFileSync(DOC, doc);
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (s: string) => (args.json ? process.stderr.write(s + '\n') : process.stdout.write(s + '\n'));
@@ -253,6 +139,10 @@ async function main(): Promise<void> {
   const cgcnn = (await loadShippedExperts()).map(cgcnnExpertWeights);
   const composition = (await loadCompositionExperts()).map((b) => compositionExpertWeights(b));
   const expertKeys = [...cgcnn, ...composition].map((e) => e.key);
+  if (args.render) {
+    writeDoc(loadRecords(), index, expertKeys);
+    return;
+  }
   const command = `npm run bench:paper -- ${process.argv.slice(2).filter((x) => x !== '--').join(' ')}`;
   const summary: Record<string, { seeds: number[]; testMae: number[]; mean: number; std: number; paperMoE: number | null; seconds: number }> = {};
 

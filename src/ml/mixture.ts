@@ -108,12 +108,12 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   gateTieBreak: 'index',
 };
 
-/** Fills defaults and checks ranges; `available` are the expert keys that can be used, in their canonical order. */
 /** Trainable layers of an expert of `kind` under `config`. */
 export function finetuneLayersOf(config: Pick<MixtureConfig, 'finetuneLayers' | 'finetuneLayersByKind'>, kind: string): number {
   return config.finetuneLayersByKind?.[kind] ?? config.finetuneLayers;
 }
 
+/** Fills defaults and checks ranges; `available` are the expert keys that can be used, in their canonical order. */
 export function resolveConfig(partial: Partial<MixtureConfig>, available: readonly string[]): MixtureConfig {
   const mode = partial.mode ?? PAPER_DEFAULTS.mode;
   let experts = partial.experts ?? (mode === 'mixture' ? [...available] : mode === 'scratch' ? ['cgcnn_scratch'] : []);

@@ -1,0 +1,207 @@
+/**
+ * What bench:paper stores and renders: the run records in bench/results/paper.json and the sections of
+ * docs/benchmarks.md regenerated from them (between `paper:begin`/`paper:end` and `paper-composition:begin`/`end`).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ROOT } from '../src/paths.js';
+import type { MixtureMode } from '../src/ml/mixture.js';
+import type { TaskMeta } from '../src/ml/tasks.js';
+
+const RESULTS = join(ROOT, 'bench', 'results', 'paper.json');
+const DOC = join(ROOT, 'docs', 'benchmarks.md');
+
+export interface RunRecord {
+  task: string;
+  seed: number;
+  protocol: string;
+  mode: MixtureMode;
+  k: number;
+  epochs: number;
+  batchNorm: string;
+  dedupe: number | null;
+  testMae: number;
+  valMae: number;
+  bestEpoch: number;
+  epochsRun: number;
+  seconds: number;
+  prepareSeconds: number;
+  secondsPerEpoch: number;
+  gate: Record<string, number>;
+  backend: string;
+  date: string;
+  command: string;
+}
+
+export const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+/** Population std (numpy's default), as the paper's script reports it. */
+export const std = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
+export const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x.toPrecision(d)).toString());
+
+export function loadRecords(): RunRecord[] {
+  return existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord[]) : [];
+}
+
+export function saveRecord(r: RunRecord): void {
+  const all = loadRecords().filter((x) => !(x.task === r.task && x.seed === r.seed && x.protocol === r.protocol));
+  all.push(r);
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS, JSON.stringify(all, null, 1) + '\n');
+}
+
+const SHADES = [' ', '░', '▒', '▓', '█'];
+/** The paper's CGCNN experts come first in the key list the documents are rendered with. */
+const CGCNN_COUNT = 18;
+
+function renderSection(records: RunRecord[], index: TaskMeta[], expertKeys: string[]): string {
+  const lines: string[] = [];
+  // The protocol with the most runs (the reproduction proper) first; variants after it.
+  const protocols = [...new Set(records.map((r) => r.protocol))].sort(
+    (a, b) => records.filter((r) => r.protocol === b).length - records.filter((r) => r.protocol === a).length || a.localeCompare(b),
+  );
+  const allTasks = index.filter((t) => records.some((r) => r.task === t.key));
+  // Column headers name only what differs between the protocols.
+  const tokens = protocols.map((p) => p.split(' '));
+  const common = tokens[0].filter((tok) => tokens.every((ts) => ts.includes(tok)));
+  const short = tokens.map((ts) => ts.filter((tok) => !common.includes(tok)).join(' ') || ts.join(' '));
+  lines.push('### Summary: test MAE, mean over the seeds run (n)', '');
+  if (common.length > 0 && protocols.length > 1) lines.push(`All: ${common.join(' ')}.`, '');
+  lines.push(`| task | paper MoE-(18) | paper CGCNN scratch | best known | ${short.join(' | ')} |`);
+  lines.push(`|---|---|---|---|${protocols.map(() => '---').join('|')}|`);
+  for (const t of allTasks) {
+    const cells = protocols.map((p) => {
+      const maes = records.filter((r) => r.protocol === p && r.task === t.key).map((r) => r.testMae);
+      return maes.length === 0 ? '' : `${fmt(mean(maes))} (${maes.length})`;
+    });
+    lines.push(`| ${t.key} | ${fmt(t.moe18_mae)} | ${fmt(t.cgcnn_scratch_mae)} | ${fmt(t.best_known_mae)} | ${cells.join(' | ')} |`);
+  }
+  lines.push('');
+  for (const protocol of protocols) {
+    const rs = records.filter((r) => r.protocol === protocol);
+    const tasks = index.filter((t) => rs.some((r) => r.task === t.key));
+    lines.push(`### ${protocol}`, '');
+    lines.push('| task | seeds | test MAE (ours) | paper MoE-(18) | paper CGCNN scratch | best known | best epoch | epochs run | s/epoch | wall s/seed |');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|');
+    for (const t of tasks) {
+      const tr = rs.filter((r) => r.task === t.key).sort((a, b) => a.seed - b.seed);
+      const maes = tr.map((r) => r.testMae);
+      const ours = tr.length > 1 ? `${fmt(mean(maes))} ± ${fmt(std(maes), 2)}` : fmt(maes[0]);
+      const paper = t.moe18_mae === null ? '–' : `${fmt(t.moe18_mae)}${t.moe18_mae_std ? ` ± ${fmt(t.moe18_mae_std, 2)}` : ''}`;
+      const scratch = t.cgcnn_scratch_mae === null ? '–' : `${fmt(t.cgcnn_scratch_mae)}${t.cgcnn_scratch_mae_std ? ` ± ${fmt(t.cgcnn_scratch_mae_std, 2)}` : ''}`;
+      const best = t.best_known_mae === null ? '–' : `${fmt(t.best_known_mae)} (${t.best_known_method ?? '?'})`;
+      lines.push(
+        `| ${t.key} (${t.unit}) | ${tr.map((r) => r.seed).join(',')} | ${ours} | ${paper} | ${scratch} | ${best} | ${tr.map((r) => r.bestEpoch).join(',')} | ${tr.map((r) => r.epochsRun).join(',')} | ${fmt(mean(tr.map((r) => r.secondsPerEpoch)), 3)} | ${fmt(mean(tr.map((r) => r.seconds)), 3)} |`,
+      );
+    }
+    lines.push('', 'Learned gate weights p_j at the best validation epoch (mean over seeds; columns in expert order):', '');
+    // Columns: the CGCNN experts always (the paper's figure), other experts where some run gave them weight.
+    const keys = expertKeys.filter((k, i) => i < CGCNN_COUNT || rs.some((r) => (r.gate[k] ?? 0) > 0));
+    lines.push('| task | ' + keys.join(' | ') + ' |');
+    lines.push('|---|' + keys.map(() => '---').join('|') + '|');
+    const heat: string[] = [];
+    const width = Math.max(...tasks.map((t) => t.key.length));
+    for (const t of tasks) {
+      const tr = rs.filter((r) => r.task === t.key);
+      const w = keys.map((k) => mean(tr.map((r) => r.gate[k] ?? 0)));
+      lines.push(`| ${t.key} | ` + w.map((x) => (x > 0 ? x.toFixed(2) : '')).join(' | ') + ' |');
+      heat.push(t.key.padEnd(width) + ' |' + w.map((x) => SHADES[Math.min(4, Math.ceil(x * 4))].repeat(3)).join('') + '|');
+    }
+    lines.push('', '```', `${''.padEnd(width)}  ${keys.map((_, i) => String(i + 1).padStart(3)).join('')}`, ...heat, '```');
+    lines.push('', `Heatmap: ${SHADES.slice(1).map((s, i) => `${s} ≤ ${(i + 1) / 4}`).join(', ')}; columns 1–${keys.length} = ${keys.map((k, i) => `${i + 1} ${k}`).join(', ')}.`, '');
+    const cmds = [...new Set(rs.map((r) => r.command))];
+    lines.push('Commands:', '', '```', ...cmds, '```', '');
+    const be = [...new Set(rs.map((r) => r.backend))].join(', ');
+    lines.push(`Backend: ${be}. Dates: ${[...new Set(rs.map((r) => r.date.slice(0, 10)))].join(', ')}.`, '');
+  }
+  return lines.join('\n');
+}
+
+/** The reproduction's protocol; the comparison arms are named by the tokens they add to it. */
+const PAPER = 'mixture k=2 epochs=1000 bn=batch frozen-bn=source ties=index';
+const ARMS = {
+  alone: PAPER,
+  mixed: `${PAPER} experts=cgcnn+composition comp-ft=3`,
+  aloneProbe: `${PAPER} loss=l1 gate-init=probe`,
+  mixedProbe: `${PAPER} experts=cgcnn+composition comp-ft=1 loss=l1 gate-init=probe`,
+  compPaper: `${PAPER} experts=composition comp-ft=1`,
+  compProbe: `${PAPER} experts=composition comp-ft=1 loss=l1 gate-init=probe`,
+};
+
+/** Test MAEs of `protocol` on `task`, keyed by seed. */
+function bySeed(records: RunRecord[], protocol: string, task: string): Map<number, RunRecord> {
+  return new Map(records.filter((r) => r.protocol === protocol && r.task === task).map((r) => [r.seed, r]));
+}
+
+/** Both arms on the seeds they share, so a difference is never a difference of splits. */
+function paired(a: Map<number, RunRecord>, b: Map<number, RunRecord>): { a: number; b: number; n: number } | null {
+  const seeds = [...a.keys()].filter((s) => b.has(s));
+  if (seeds.length === 0) return null;
+  return { a: mean(seeds.map((s) => a.get(s)!.testMae)), b: mean(seeds.map((s) => b.get(s)!.testMae)), n: seeds.length };
+}
+
+const cell = (runs: Map<number, RunRecord>) => {
+  const maes = [...runs.values()].map((r) => r.testMae);
+  if (maes.length === 0) return 'not run';
+  return maes.length > 1 ? `${fmt(mean(maes))} ± ${fmt(std(maes), 2)} (${maes.length})` : `${fmt(maes[0])} (1)`;
+};
+const change = (p: { a: number; b: number } | null) => {
+  if (p === null) return '';
+  const pct = Math.round((100 * (p.b - p.a)) / p.a);
+  return `${pct > 0 ? '+' : ''}${pct} %`;
+};
+
+function renderComposition(records: RunRecord[], index: TaskMeta[], compositionKeys: Set<string>): string {
+  const lines: string[] = ['Test MAE, mean ± std over the seeds run (n); arms compared on the seeds both ran.', ''];
+  lines.push('### Formula-only tasks (composition experts alone, leakage rule applied)', '');
+  lines.push('| task | paper MoE-(18), structures | paper gate (equal logits, MSE) | probe gate + L1 loss |', '|---|---|---|---|');
+  for (const t of index.filter((t) => !t.has_structures && t.available)) {
+    const paper = t.moe18_mae === null ? '–' : `${fmt(t.moe18_mae)}${t.moe18_mae_std ? ` ± ${fmt(t.moe18_mae_std, 2)}` : ''}`;
+    lines.push(`| ${t.key} (${t.unit}) | ${paper} | ${cell(bySeed(records, ARMS.compPaper, t.key))} | ${cell(bySeed(records, ARMS.compProbe, t.key))} |`);
+  }
+  lines.push('', '### Structure tasks: the 18 CGCNN experts alone vs the same 18 + the allowed composition experts in one gate', '');
+  lines.push(
+    'Composition experts read the composition of the structure\'s sites; CGCNN experts fine-tune their last conv as in the paper. Paper gate arm: the composition experts fine-tune all three encoder layers (comp-ft=3); probe + L1 arm: their last layer (comp-ft=1).',
+    '',
+    '| task | paper MoE-(18) | CGCNN alone, paper gate | + composition, paper gate | change | composition experts in the final gate | CGCNN alone, probe + L1 | + composition, probe + L1 | change |',
+    '|---|---|---|---|---|---|---|---|---|',
+  );
+  const verdict = { helps: [] as string[], hurts: [] as string[], same: [] as string[] };
+  for (const t of index.filter((t) => t.has_structures && t.available)) {
+    const [alone, mixed, aloneProbe, mixedProbe] = [ARMS.alone, ARMS.mixed, ARMS.aloneProbe, ARMS.mixedProbe].map((p) => bySeed(records, p, t.key));
+    // Rows measured on more seeds than the mixed arm show its seeds only.
+    const onSeeds = (a: Map<number, RunRecord>, b: Map<number, RunRecord>) => (b.size === 0 ? a : new Map([...a].filter(([s]) => b.has(s))));
+    const pair = paired(alone, mixed);
+    const pairProbe = paired(aloneProbe, mixedProbe);
+    const comp = [...mixed.values()].flatMap((r) => Object.entries(r.gate).filter(([k]) => compositionKeys.has(k)).map(([k, w]) => `${k} ${w.toFixed(2)}`));
+    lines.push(
+      `| ${t.key} (${t.unit}) | ${fmt(t.moe18_mae)} | ${cell(onSeeds(alone, mixed))} | ${cell(mixed)} | ${change(pair)} | ${mixed.size === 0 ? '' : comp.join(', ') || 'none'} | ${aloneProbe.size + mixedProbe.size === 0 ? '' : cell(onSeeds(aloneProbe, mixedProbe))} | ${aloneProbe.size + mixedProbe.size === 0 ? '' : cell(mixedProbe)} | ${change(pairProbe)} |`,
+    );
+    if (pair) {
+      const rel = (pair.b - pair.a) / pair.a;
+      (rel < -0.02 ? verdict.helps : rel > 0.02 ? verdict.hurts : verdict.same).push(`${t.key} ${change(pair)}`);
+    }
+  }
+  const n = verdict.helps.length + verdict.hurts.length + verdict.same.length;
+  lines.push(
+    '',
+    `Paper gate, both arms run on ${n} structure tasks: lower with composition experts on ${verdict.helps.length} (${verdict.helps.join(', ') || '–'}); higher on ${verdict.hurts.length} (${verdict.hurts.join(', ') || '–'}); within 2 % on ${verdict.same.length} (${verdict.same.join(', ') || '–'}).`,
+  );
+  return lines.join('\n');
+}
+
+/** Replaces what lies between `<!-- name:begin -->` and `<!-- name:end -->`, adding both under `heading` if absent. */
+function replaceSection(doc: string, name: string, heading: string, body: string): string {
+  const begin = `<!-- ${name}:begin -->`;
+  const end = `<!-- ${name}:end -->`;
+  if (!doc.includes(begin) || !doc.includes(end)) doc += `\n${heading}\n\n${begin}\n${end}\n`;
+  return doc.slice(0, doc.indexOf(begin) + begin.length) + '\n' + body + '\n' + doc.slice(doc.indexOf(end));
+}
+
+export function writeDoc(records: RunRecord[], index: TaskMeta[], expertKeys: string[]): void {
+  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
+  doc = replaceSection(doc, 'paper', '## Paper reproduction', renderSection(records, index, expertKeys));
+  const composition = new Set(expertKeys.slice(CGCNN_COUNT));
+  doc = replaceSection(doc, 'paper-composition', '## Composition experts: alone on formula-only tasks, and beside the structure experts', renderComposition(records, index, composition));
+  mkdirSync(dirname(DOC), { recursive: true });
+  writeFileSync(DOC, doc);
+}
