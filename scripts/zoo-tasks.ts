@@ -51,7 +51,9 @@ const seeds = Array.from({ length: (s1 ?? s0) - s0 + 1 }, (_, i) => s0 + i);
 
 const backend = await initBackend('wasm');
 const experts = await loadCompositionExperts();
-const tasks = taskIndex().filter((t) => t.available && t.file && (!values.only || values.only.split(',').includes(t.key)));
+// Availability is the index's `available` flag: some task files (jarvis_3d_gap_tbmbj_comp) have no `file` entry.
+const tasks = taskIndex().filter((t) => t.available && (!values.only || values.only.split(',').includes(t.key)));
+if (tasks.length === 0) throw new Error(`no available task matches --only ${values.only}`);
 await mkdir(SHIPPED_MODELS_DIR, { recursive: true });
 const indexPath = join(SHIPPED_MODELS_DIR, 'index.json');
 const cards: ShippedModelCard[] = existsSync(indexPath) ? (JSON.parse(await readFile(indexPath, 'utf8')) as ShippedModelCard[]) : [];
