@@ -150,6 +150,25 @@ const change = (p: { a: number; b: number } | null) => {
   return `${pct > 0 ? '+' : ''}${pct} %`;
 };
 
+/** Sorts paired comparisons into lower / higher / within 2 %. */
+class Tally {
+  private readonly lower: string[] = [];
+  private readonly higher: string[] = [];
+  private readonly same: string[] = [];
+
+  add(task: string, p: { a: number; b: number } | null): void {
+    if (!p) return;
+    const rel = (p.b - p.a) / p.a;
+    (rel < -0.02 ? this.lower : rel > 0.02 ? this.higher : this.same).push(`${task} ${change(p)}`);
+  }
+
+  say(what: string): string {
+    const n = this.lower.length + this.higher.length + this.same.length;
+    const list = (xs: string[]) => `${xs.length}${xs.length > 0 ? ` (${xs.join(', ')})` : ''}`;
+    return `both arms run on ${n} structure tasks: lower ${what} on ${list(this.lower)}; higher on ${list(this.higher)}; within 2 % on ${list(this.same)}.`;
+  }
+}
+
 function renderComposition(records: RunRecord[], index: TaskMeta[], compositionKeys: Set<string>): string {
   const lines: string[] = ['Test MAE, mean ± std over the seeds run (n); arms compared on the seeds both ran.', ''];
   lines.push('### Formula-only tasks (composition experts alone, leakage rule applied)', '');
@@ -162,29 +181,33 @@ function renderComposition(records: RunRecord[], index: TaskMeta[], compositionK
   lines.push(
     'Composition experts read the composition of the structure\'s sites; CGCNN experts fine-tune their last conv as in the paper. Paper gate arm: the composition experts fine-tune all three encoder layers (comp-ft=3); probe + L1 arm: their last layer (comp-ft=1).',
     '',
-    '| task | paper MoE-(18) | CGCNN alone, paper gate | + composition, paper gate | change | composition experts in the final gate | CGCNN alone, probe + L1 | + composition, probe + L1 | change |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| task | paper MoE-(18) | CGCNN alone, paper gate | + composition, paper gate | change | composition experts in its final gate | CGCNN alone, probe + L1 | + composition, probe + L1 | change | composition experts in its final gate |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   );
-  const verdict = { helps: [] as string[], hurts: [] as string[], same: [] as string[] };
+  const tally = { paper: new Tally(), probe: new Tally(), recipe: new Tally() };
+  const compositionIn = (runs: Map<number, RunRecord>) =>
+    runs.size === 0 ? '' : [...runs.values()].flatMap((r) => Object.entries(r.gate).filter(([k]) => compositionKeys.has(k)).map(([k, w]) => `${k} ${w.toFixed(2)}`)).join(', ') || 'none';
+  // Rows measured on more seeds than the arm they are compared with show the shared seeds only.
+  const onSeeds = (a: Map<number, RunRecord>, b: Map<number, RunRecord>) => (b.size === 0 ? a : new Map([...a].filter(([s]) => b.has(s))));
   for (const t of index.filter((t) => t.has_structures && t.available)) {
     const [alone, mixed, aloneProbe, mixedProbe] = [ARMS.alone, ARMS.mixed, ARMS.aloneProbe, ARMS.mixedProbe].map((p) => bySeed(records, p, t.key));
-    // Rows measured on more seeds than the mixed arm show its seeds only.
-    const onSeeds = (a: Map<number, RunRecord>, b: Map<number, RunRecord>) => (b.size === 0 ? a : new Map([...a].filter(([s]) => b.has(s))));
     const pair = paired(alone, mixed);
     const pairProbe = paired(aloneProbe, mixedProbe);
-    const comp = [...mixed.values()].flatMap((r) => Object.entries(r.gate).filter(([k]) => compositionKeys.has(k)).map(([k, w]) => `${k} ${w.toFixed(2)}`));
+    const probeRun = aloneProbe.size + mixedProbe.size > 0;
     lines.push(
-      `| ${t.key} (${t.unit}) | ${fmt(t.moe18_mae)} | ${cell(onSeeds(alone, mixed))} | ${cell(mixed)} | ${change(pair)} | ${mixed.size === 0 ? '' : comp.join(', ') || 'none'} | ${aloneProbe.size + mixedProbe.size === 0 ? '' : cell(onSeeds(aloneProbe, mixedProbe))} | ${aloneProbe.size + mixedProbe.size === 0 ? '' : cell(mixedProbe)} | ${change(pairProbe)} |`,
+      `| ${t.key} (${t.unit}) | ${fmt(t.moe18_mae)} | ${cell(onSeeds(alone, mixed))} | ${cell(mixed)} | ${change(pair)} | ${compositionIn(mixed)} | ${probeRun ? cell(onSeeds(aloneProbe, mixedProbe)) : ''} | ${probeRun ? cell(mixedProbe) : ''} | ${change(pairProbe)} | ${compositionIn(mixedProbe)} |`,
     );
-    if (pair) {
-      const rel = (pair.b - pair.a) / pair.a;
-      (rel < -0.02 ? verdict.helps : rel > 0.02 ? verdict.hurts : verdict.same).push(`${t.key} ${change(pair)}`);
-    }
+    tally.paper.add(t.key, pair);
+    tally.probe.add(t.key, pairProbe);
+    tally.recipe.add(t.key, paired(alone, mixedProbe));
   }
-  const n = verdict.helps.length + verdict.hurts.length + verdict.same.length;
   lines.push(
     '',
-    `Paper gate, both arms run on ${n} structure tasks: lower with composition experts on ${verdict.helps.length} (${verdict.helps.join(', ') || '–'}); higher on ${verdict.hurts.length} (${verdict.hurts.join(', ') || '–'}); within 2 % on ${verdict.same.length} (${verdict.same.join(', ') || '–'}).`,
+    `Paper gate, ${tally.paper.say('with composition experts')}`,
+    '',
+    `Probe gate + L1, ${tally.probe.say('with composition experts')}`,
+    '',
+    `Both changes together (CGCNN alone with the paper gate, as in the paper → CGCNN + composition with probe gate + L1), ${tally.recipe.say('with both')}`,
   );
   return lines.join('\n');
 }
