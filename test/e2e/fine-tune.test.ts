@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { XMLValidator } from 'fast-xml-parser';
 import { readTaskRows } from '../../src/ml/tasks.js';
+import { trainingDefaults } from '../../src/services/fine-tune.js';
 import { auth, build } from '../helper.js';
 
 /** The app under test lives in this process, so the CLI must run without blocking its event loop. */
@@ -138,6 +139,27 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
   const after = (await app.inject(`/v1/jobs/${second.json().id}`)).json();
   assert.equal(after.state, 'cancelled');
   assert.equal((await app.inject('/v1/models/gaps-cancelled')).statusCode, 404);
+
+  // Left out, loss and gate start follow the experts' kinds: composition experts alone get probe + L1.
+  const formulas = readTaskRows('expt_bandgap').slice(0, 60).map((r) => ({ formula: r.formula, target: r.target }));
+  const fUpload = await app.inject({ method: 'POST', url: '/v1/datasets', headers: auth, payload: { name: 'gaps-formulas', property: 'band gap', unit: 'eV', rows: formulas } });
+  assert.equal(fUpload.statusCode, 201, fUpload.body);
+  const fSplit = (await app.inject({ method: 'POST', url: `/v1/datasets/${fUpload.json().id}/splits`, headers: auth, payload: { method: 'random', seed: 1 } })).json();
+  const fJob = await app.inject({
+    method: 'POST', url: '/v1/jobs', headers: auth,
+    payload: { type: 'fine-tune', dataset: fUpload.json().id, split: fSplit.id, name: 'gaps-formulas-defaults', experts: ['comp_mp_gap', 'comp_jarvis3d_optb88vdw_gap'], epochs: 3, patience: 3 },
+  });
+  assert.equal(fJob.statusCode, 202, fJob.body);
+  const fDone = await until('the formula fine-tune to finish', async () => {
+    const j = (await app.inject(`/v1/jobs/${fJob.json().id}`)).json();
+    return ['completed', 'failed'].includes(j.state) ? j : undefined;
+  });
+  assert.equal(fDone.state, 'completed', `${JSON.stringify(fDone)}\n${out}`);
+  const fModel = (await app.inject('/v1/models/gaps-formulas-defaults')).json();
+  assert.equal(fModel.config.loss, 'l1');
+  assert.equal(fModel.config.gateInit, 'probe');
+  assert.deepEqual(fModel.inputKinds, ['formula', 'structure', 'cif', 'poscar']);
+  assert.deepEqual(trainingDefaults(['cgcnn', 'composition']), { loss: 'mse', gateInit: 'equal' });
 
   // The CLI predicts from files through the same API.
   await app.listen({ port: 0, host: '127.0.0.1' });

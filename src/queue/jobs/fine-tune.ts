@@ -33,14 +33,16 @@ export const fineTuneJob: JobDefinition<FineTunePayload> = {
     const mode = (p.mode ?? 'mixture') as FineTunePayload['mode'];
     if (!MODES.includes(mode)) throw new Error(`"mode" must be one of ${MODES.join(', ')}`);
     const epochs = int('epochs', 1000, 1, 5000);
-    const loss = (p.loss ?? 'mse') as FineTunePayload['loss'];
-    if (!LOSSES.includes(loss)) throw new Error(`"loss" must be one of ${LOSSES.join(', ')}`);
-    const gateInit = (p.gateInit ?? 'equal') as FineTunePayload['gateInit'];
-    if (!GATE_INITS.includes(gateInit)) throw new Error(`"gateInit" must be one of ${GATE_INITS.join(', ')}`);
+    // Left out, loss and gate start depend on the experts' kinds (trainingDefaults), known once they are resolved.
+    const loss = p.loss as FineTunePayload['loss'];
+    if (loss !== undefined && !LOSSES.includes(loss)) throw new Error(`"loss" must be one of ${LOSSES.join(', ')}`);
+    const gateInit = p.gateInit as FineTunePayload['gateInit'];
+    if (gateInit !== undefined && !GATE_INITS.includes(gateInit)) throw new Error(`"gateInit" must be one of ${GATE_INITS.join(', ')}`);
     return {
       dataset: str('dataset'), split: str('split'), name, mode, experts: experts as FineTunePayload['experts'],
       k: int('k', 2, 1, 64), epochs, patience: int('patience', Math.min(500, epochs), 0, 5000), seed: int('seed', 0, 0, 2 ** 31 - 1),
-      batchSize: int('batchSize', 250, 1, 10_000), loss, gateWarmup: int('gateWarmup', 0, 0, epochs), gateInit,
+      batchSize: int('batchSize', 250, 1, 10_000), gateWarmup: int('gateWarmup', 0, 0, epochs),
+      ...(loss !== undefined ? { loss } : {}), ...(gateInit !== undefined ? { gateInit } : {}),
     };
   },
   async admit(payload, { pool }) {
