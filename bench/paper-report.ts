@@ -181,25 +181,28 @@ function renderComposition(records: RunRecord[], index: TaskMeta[], compositionK
   lines.push(
     'Composition experts read the composition of the structure\'s sites; CGCNN experts fine-tune their last conv as in the paper. Paper gate arm: the composition experts fine-tune all three encoder layers (comp-ft=3); probe + L1 arm: their last layer (comp-ft=1).',
     '',
-    '| task | paper MoE-(18) | CGCNN alone, paper gate | + composition, paper gate | change | composition experts in its final gate | CGCNN alone, probe + L1 | + composition, probe + L1 | change | composition experts in its final gate |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| task | paper MoE-(18) | CGCNN alone, paper gate | + composition, paper gate | change | composition experts in its final gate | CGCNN alone, probe + L1 | + composition, probe + L1 | change | composition experts in its final gate | paper recipe → both kinds, probe + L1 |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   );
   const tally = { paper: new Tally(), probe: new Tally(), recipe: new Tally() };
   const compositionIn = (runs: Map<number, RunRecord>) =>
     runs.size === 0 ? '' : [...runs.values()].flatMap((r) => Object.entries(r.gate).filter(([k]) => compositionKeys.has(k)).map(([k, w]) => `${k} ${w.toFixed(2)}`)).join(', ') || 'none';
-  // Rows measured on more seeds than the arm they are compared with show the shared seeds only.
+  // Where both arms ran, each shows the seeds they share, so that a difference is never one of splits.
   const onSeeds = (a: Map<number, RunRecord>, b: Map<number, RunRecord>) => (b.size === 0 ? a : new Map([...a].filter(([s]) => b.has(s))));
+  const arms = (a: Map<number, RunRecord>, b: Map<number, RunRecord>) =>
+    a.size + b.size === 0 ? ['', ''] : [cell(onSeeds(a, b)), cell(onSeeds(b, a))];
   for (const t of index.filter((t) => t.has_structures && t.available)) {
     const [alone, mixed, aloneProbe, mixedProbe] = [ARMS.alone, ARMS.mixed, ARMS.aloneProbe, ARMS.mixedProbe].map((p) => bySeed(records, p, t.key));
     const pair = paired(alone, mixed);
     const pairProbe = paired(aloneProbe, mixedProbe);
-    const probeRun = aloneProbe.size + mixedProbe.size > 0;
+    const recipe = paired(alone, mixedProbe);
+    const recipeCell = recipe ? `${fmt(recipe.a)} → ${fmt(recipe.b)} (${recipe.n}) ${change(recipe)}` : '';
     lines.push(
-      `| ${t.key} (${t.unit}) | ${fmt(t.moe18_mae)} | ${cell(onSeeds(alone, mixed))} | ${cell(mixed)} | ${change(pair)} | ${compositionIn(mixed)} | ${probeRun ? cell(onSeeds(aloneProbe, mixedProbe)) : ''} | ${probeRun ? cell(mixedProbe) : ''} | ${change(pairProbe)} | ${compositionIn(mixedProbe)} |`,
+      `| ${t.key} (${t.unit}) | ${fmt(t.moe18_mae)} | ${arms(alone, mixed).join(' | ')} | ${change(pair)} | ${compositionIn(mixed)} | ${arms(aloneProbe, mixedProbe).join(' | ')} | ${change(pairProbe)} | ${compositionIn(mixedProbe)} | ${recipeCell} |`,
     );
     tally.paper.add(t.key, pair);
     tally.probe.add(t.key, pairProbe);
-    tally.recipe.add(t.key, paired(alone, mixedProbe));
+    tally.recipe.add(t.key, recipe);
   }
   lines.push(
     '',
