@@ -8,7 +8,7 @@
  *   node --import tsx bench/paper.ts -- --task <key[,key…]|headline|structure|composition|all> --seeds 0-4 [--k K]
  *        [--epochs N] [--patience N] [--json] [--experts cgcnn|composition|all]
  *        [--mode mixture|pairwise|scratch] [--expert KEY] [--batch-norm batch|running] [--frozen-bn target|source]
- *        [--ties seeded|index] [--no-dedupe] [--loss mse|l1] [--warmup EPOCHS] [--gate-init equal|probe] [--finetune-layers N]
+ *        [--ties seeded|index] [--no-dedupe] [--loss mse|l1] [--warmup EPOCHS] [--gate-init equal|probe|probe-kinds] [--finetune-layers N]
  *        [--comp-finetune-layers N] [--backend auto|wasm|cpu|tensorflow] [--no-write]
  *   node --import tsx bench/paper.ts -- --render    (regenerates docs/benchmarks.md from the stored runs only)
  *
@@ -22,7 +22,7 @@ import { compositionExpertWeights, scratchCompositionExpert } from '../src/ml/co
 import { allowedExperts } from '../src/ml/composition/leakage.js';
 import type { MaterialInput } from '../src/ml/expert-kind.js';
 import { cgcnnExpertWeights, loadShippedExperts } from '../src/ml/experts.js';
-import { finetuneLayersOf, mixtureGate, type MixtureConfig, type MixtureMode } from '../src/ml/mixture.js';
+import { finetuneLayersOf, mixtureGate, type GateInit, type MixtureConfig, type MixtureMode } from '../src/ml/mixture.js';
 import { readSplit, readTaskRows, taskIndex, taskInputs } from '../src/ml/tasks.js';
 import { trainMixture } from '../src/ml/train.js';
 import { fmt, loadRecords, mean, saveRecord, std, writeDoc } from './paper-report.js';
@@ -42,7 +42,7 @@ interface Args {
   experts: 'cgcnn' | 'composition' | 'all';
   loss?: 'mse' | 'l1';
   warmup?: number;
-  gateInit?: 'equal' | 'probe';
+  gateInit?: GateInit;
   patience?: number;
   finetuneLayers?: number;
   compFinetuneLayers?: number;
@@ -90,7 +90,7 @@ function parseArgs(argv: string[]): Args {
       case '--experts': a.experts = val() as Args['experts']; break;
       case '--loss': a.loss = val() as 'mse' | 'l1'; break;
       case '--warmup': a.warmup = Number(val()); break;
-      case '--gate-init': a.gateInit = val() as 'equal' | 'probe'; break;
+      case '--gate-init': a.gateInit = val() as GateInit; break;
       case '--patience': a.patience = Number(val()); break;
       case '--finetune-layers': a.finetuneLayers = Number(val()); break;
       case '--comp-finetune-layers': a.compFinetuneLayers = Number(val()); break;

@@ -5,7 +5,7 @@
  * Writes models/<task>.matmoe and models/index.json; the service seeds them into Postgres at start.
  *
  *   node --import tsx scripts/zoo-tasks.ts [--only expt_bandgap,mp_phonons] [--epochs 300] [--patience 100] [--k 2]
- *        [--loss mse|l1] [--warmup EPOCHS] [--gate-init equal|probe] [--seeds 0-4]
+ *        [--loss mse|l1] [--warmup EPOCHS] [--gate-init equal|probe|probe-kinds] [--seeds 0-4]
  *
  * Deterministic for the same experts, options and backend (seeded initialisation, shuffling and gate tie order).
  */
@@ -21,7 +21,7 @@ import { compositionExpertWeights } from '../src/ml/composition/kind.js';
 import { allowedExperts } from '../src/ml/composition/leakage.js';
 import { serializeEnsemble } from '../src/ml/ensemble.js';
 import type { MaterialInput } from '../src/ml/expert-kind.js';
-import { predictMixture, type MixtureModel } from '../src/ml/mixture.js';
+import { predictMixture, type GateInit, type MixtureModel } from '../src/ml/mixture.js';
 import { readSplit, readTaskRows, taskIndex } from '../src/ml/tasks.js';
 import { trainMixture } from '../src/ml/train.js';
 import { ensembleGate } from '../src/services/models.js';
@@ -45,7 +45,7 @@ const patience = Number(values.patience);
 const k = Number(values.k);
 const loss = values.loss as 'mse' | 'l1';
 const gateWarmup = Number(values.warmup);
-const gateInit = values['gate-init'] as 'equal' | 'probe';
+const gateInit = values['gate-init'] as GateInit;
 const [s0, s1] = values.seeds!.split('-').map(Number);
 const seeds = Array.from({ length: (s1 ?? s0) - s0 + 1 }, (_, i) => s0 + i);
 

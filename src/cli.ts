@@ -15,7 +15,7 @@ commands:
   migrate                    create the database if missing, apply migrations
   predict --model M INPUT..  predict with model M; INPUT is a formula or a CIF, POSCAR or pymatgen-JSON file
   train FILE --name N --property P --unit U [--experts a,b] [--k K] [--epochs E] [--patience P] [--seed S]
-                             [--loss mse|l1] [--gate-init equal|probe] [--warmup EPOCHS]
+                             [--loss mse|l1] [--gate-init equal|probe|probe-kinds] [--warmup EPOCHS]
                              upload a CSV/JSONL dataset, split it 70/15/15, fine-tune, and follow the progress
   bench chem|experts|paper|http [-- args]
                              run a benchmark

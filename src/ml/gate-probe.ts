@@ -39,6 +39,17 @@ export function probeLogits(maes: readonly number[], temperature = 0.1): number[
   return maes.map((m) => 1 - (m - best) / temperature);
 }
 
+/**
+ * Probe logits ranked within each group (expert kind): the best expert of every group starts at 1. A frozen probe
+ * favours composition experts, whose embeddings were pre-trained on far more rows, over crystal-graph experts that
+ * gain more from fine-tuning; ranked together, the gate can start and stay on composition experts alone.
+ */
+export function probeLogitsByGroup(maes: readonly number[], groups: readonly string[], temperature = 0.1): number[] {
+  const best = new Map<string, number>();
+  maes.forEach((m, i) => best.set(groups[i], Math.min(m, best.get(groups[i]) ?? Infinity)));
+  return maes.map((m, i) => 1 - (m - best.get(groups[i])!) / temperature);
+}
+
 interface Ridge {
   mean: Float64Array;
   std: Float64Array;

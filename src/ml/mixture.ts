@@ -49,10 +49,10 @@ export interface MixtureConfig {
    */
   gateWarmup: number;
   /**
-   * Starting gate logits: 'equal' (all 1, the paper) or 'probe' (ranked by a ridge probe of each expert's frozen
-   * embedding, gate-probe.ts).
+   * Starting gate logits: 'equal' (all 1, the paper), 'probe' (ranked by a ridge probe of each expert's frozen
+   * embedding, gate-probe.ts) or 'probe-kinds' (ranked within each expert kind, so the best of every kind starts first).
    */
-  gateInit: 'equal' | 'probe';
+  gateInit: GateInit;
   /** BatchNorm of fine-tuned layers in training steps: 'batch' (PyTorch train mode, as the paper) or 'running'. */
   batchNorm: 'batch' | 'running';
   /**
@@ -84,6 +84,9 @@ export interface MixtureConfig {
    */
   gateTieBreak: 'seeded' | 'index';
 }
+
+export const GATE_INITS = ['equal', 'probe', 'probe-kinds'] as const;
+export type GateInit = (typeof GATE_INITS)[number];
 
 export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   mode: 'mixture',
@@ -158,7 +161,7 @@ export function resolveConfig(partial: Partial<MixtureConfig>, available: readon
   for (const [name, v] of [['lr', cfg.lr], ['finetuneLr', cfg.finetuneLr], ['penalty', cfg.penalty], ['cosineTMax', cfg.cosineTMax]] as const) {
     if (!Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be a finite number >= 0 (got ${v})`);
   }
-  if (cfg.gateInit !== 'equal' && cfg.gateInit !== 'probe') throw new RangeError(`gateInit must be 'equal' or 'probe'`);
+  if (!GATE_INITS.includes(cfg.gateInit)) throw new RangeError(`gateInit must be one of ${GATE_INITS.join(', ')}`);
   if (cfg.loss !== 'mse' && cfg.loss !== 'l1') throw new RangeError(`loss must be 'mse' or 'l1'`);
   if (cfg.batchNorm !== 'batch' && cfg.batchNorm !== 'running') throw new RangeError(`batchNorm must be 'batch' or 'running'`);
   if (cfg.frozenBatchNorm !== 'source' && cfg.frozenBatchNorm !== 'target') throw new RangeError(`frozenBatchNorm must be 'source' or 'target'`);

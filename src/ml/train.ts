@@ -32,7 +32,7 @@ import {
 } from './mixture.js';
 import { fitNormalizer, type Normalizer } from './normalizer.js';
 import { shuffleInPlace } from '../util/random.js';
-import { probeExperts, probeLogits } from './gate-probe.js';
+import { probeExperts, probeLogits, probeLogitsByGroup } from './gate-probe.js';
 
 export interface DataSplit {
   train: readonly number[];
@@ -153,9 +153,10 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       e.prepare(data.inputs, { statRows: data.split.train });
       opts.onPrepare?.({ expert: b.key, done: experts.length, total: bases.length, seconds: (performance.now() - t0) / 1000 });
     }
-    if (config.gateInit === 'probe' && experts.length > 1) {
+    if (config.gateInit !== 'equal' && experts.length > 1) {
       const maes = probeExperts(experts, Int32Array.from(data.split.train), Int32Array.from(data.split.val), zTarget);
-      tf.tidy(() => gate.assign(tf.tensor1d(probeLogits(maes))));
+      const logits = config.gateInit === 'probe-kinds' ? probeLogitsByGroup(maes, bases.map((b) => b.kind)) : probeLogits(maes);
+      tf.tidy(() => gate.assign(tf.tensor1d(logits)));
     }
     const prepareSeconds = (performance.now() - t0) / 1000;
 

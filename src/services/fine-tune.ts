@@ -13,7 +13,7 @@ import type { ExpertWeights, MaterialInput } from '../ml/expert-kind.js';
 import type { CompositionExpertCard } from '../ml/composition/card.js';
 import { parseCompositionExpert } from '../ml/composition/experts.js';
 import { compositionExpertWeights } from '../ml/composition/kind.js';
-import { predictMixture } from '../ml/mixture.js';
+import { predictMixture, type GateInit } from '../ml/mixture.js';
 import { parseSafetensors } from '../ml/safetensors.js';
 import { trainMixture, type EpochProgress } from '../ml/train.js';
 import { JobRejected } from '../queue/job-types.js';
@@ -37,7 +37,7 @@ export interface FineTunePayload {
   /** Epochs at the start in which every expert is mixed (0 = the paper). */
   gateWarmup: number;
   /** Starting gate logits: 'equal' (the paper) or 'probe' (ranked by ridge probes of the frozen embeddings); absent: `trainingDefaults`. */
-  gateInit?: 'equal' | 'probe';
+  gateInit?: GateInit;
 }
 
 /**
@@ -47,7 +47,7 @@ export interface FineTunePayload {
  * Mixtures with crystal-graph experts keep the paper's equal logits and MSE: there the recipe was measured on single
  * splits and the probe can lock the gate onto composition experts (docs/benchmarks.md).
  */
-export function trainingDefaults(expertKinds: readonly string[]): { loss: 'mse' | 'l1'; gateInit: 'equal' | 'probe' } {
+export function trainingDefaults(expertKinds: readonly string[]): { loss: 'mse' | 'l1'; gateInit: GateInit } {
   const compositionOnly = expertKinds.length > 0 && expertKinds.every((k) => k === 'composition');
   return compositionOnly ? { loss: 'l1', gateInit: 'probe' } : { loss: 'mse', gateInit: 'equal' };
 }

@@ -5,7 +5,7 @@ import { loadCheckpoint, serializeCheckpoint } from '../../src/ml/checkpoint.js'
 import { parseFormula } from '../../src/chem/formula.js';
 import { loadCompositionExperts, predictCompositionExpert } from '../../src/ml/composition/experts.js';
 import { compositionExpertWeights, compositionKind, scratchCompositionExpert } from '../../src/ml/composition/kind.js';
-import { fitRidge, predictRidge, probeExperts, probeLogits } from '../../src/ml/gate-probe.js';
+import { fitRidge, predictRidge, probeExperts, probeLogits, probeLogitsByGroup } from '../../src/ml/gate-probe.js';
 import { readTaskRows } from '../../src/ml/tasks.js';
 import type { ExpertWeights } from '../../src/ml/expert-kind.js';
 import { cgcnnExpertWeights, loadShippedExperts } from '../../src/ml/experts.js';
@@ -129,4 +129,14 @@ test('ridge probes recover a linear target exactly and rank the expert that hold
   }
   const r = await trainMixture(data, { experts: experts.map((e) => e.key), k: 2, epochs: 1, lr: 0, finetuneLr: 0, gateInit: 'probe' }, { experts });
   assert.equal(r.model.expertKeys[r.model.selected[0]], 'comp_mp_gap', 'the probe-ranked expert leads the gate');
+});
+
+test('probe-kinds ranks within each kind: the best crystal-graph and the best composition expert start the gate together', async () => {
+  assert.deepEqual(probeLogitsByGroup([0.5, 0.2, 0.1, 0.4], ['cgcnn', 'cgcnn', 'composition', 'composition']).map((x) => Number(x.toFixed(6))), [-2, 1, 1, -2]);
+  const data = crystals();
+  const experts = [...pick(cgcnn, 'mp_eform', 'mp_bandgap'), ...pick(composition, 'comp_mp_e_form', 'comp_mp_gap')];
+  const r = await trainMixture(data, { experts: experts.map((e) => e.key), k: 2, epochs: 1, lr: 0, finetuneLr: 0, gateInit: 'probe-kinds' }, { experts });
+  assert.deepEqual(r.model.selected.map((i) => experts[i].kind).sort(), ['cgcnn', 'composition']);
+  assert.equal(resolveConfig({ gateInit: 'probe-kinds' }, experts.map((e) => e.key)).gateInit, 'probe-kinds');
+  assert.throws(() => resolveConfig({ gateInit: 'best' as 'probe' }, experts.map((e) => e.key)), /gateInit must be one of equal, probe, probe-kinds/);
 });

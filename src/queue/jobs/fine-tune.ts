@@ -2,12 +2,12 @@ import { getDataset } from '../../db/datasets.js';
 import { modelNameTaken } from '../../db/models.js';
 import { getSplit } from '../../db/splits.js';
 import { resolveFineTuneExperts, runFineTune, type FineTunePayload } from '../../services/fine-tune.js';
+import { GATE_INITS } from '../../ml/mixture.js';
 import { TrainingAborted } from '../../ml/train.js';
 import { JobRejected, type JobDefinition } from '../job-types.js';
 
 const MODES = ['mixture', 'pairwise', 'scratch'] as const;
 const LOSSES = ['mse', 'l1'] as const;
-const GATE_INITS = ['equal', 'probe'] as const;
 
 /** Fine-tunes a mixture of experts on a stored dataset and split (the paper's protocol unless overridden). */
 export const fineTuneJob: JobDefinition<FineTunePayload> = {
