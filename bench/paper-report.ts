@@ -123,6 +123,7 @@ const ARMS = {
   mixed: `${PAPER} experts=cgcnn+composition comp-ft=3`,
   aloneProbe: `${PAPER} loss=l1 gate-init=probe`,
   mixedProbe: `${PAPER} experts=cgcnn+composition comp-ft=1 loss=l1 gate-init=probe`,
+  mixedKinds: `${PAPER} experts=cgcnn+composition comp-ft=1 loss=l1 gate-init=probe-kinds`,
   compPaper: `${PAPER} experts=composition comp-ft=1`,
   compProbe: `${PAPER} experts=composition comp-ft=1 loss=l1 gate-init=probe`,
 };
@@ -177,40 +178,58 @@ function renderComposition(records: RunRecord[], index: TaskMeta[], compositionK
     const paper = t.moe18_mae === null ? '–' : `${fmt(t.moe18_mae)}${t.moe18_mae_std ? ` ± ${fmt(t.moe18_mae_std, 2)}` : ''}`;
     lines.push(`| ${t.key} (${t.unit}) | ${paper} | ${cell(bySeed(records, ARMS.compPaper, t.key))} | ${cell(bySeed(records, ARMS.compProbe, t.key))} |`);
   }
-  lines.push('', '### Structure tasks: the 18 CGCNN experts alone vs the same 18 + the allowed composition experts in one gate', '');
-  lines.push(
-    'Composition experts read the composition of the structure\'s sites; CGCNN experts fine-tune their last conv as in the paper. Paper gate arm: the composition experts fine-tune all three encoder layers (comp-ft=3); probe + L1 arm: their last layer (comp-ft=1).',
-    '',
-    '| task | paper MoE-(18) | CGCNN alone, paper gate | + composition, paper gate | change | composition experts in its final gate | CGCNN alone, probe + L1 | + composition, probe + L1 | change | composition experts in its final gate | paper recipe → both kinds, probe + L1 |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-  );
-  const tally = { paper: new Tally(), probe: new Tally(), recipe: new Tally() };
+  const structureTasks = index.filter((t) => t.has_structures && t.available);
   const compositionIn = (runs: Map<number, RunRecord>) =>
     runs.size === 0 ? '' : [...runs.values()].flatMap((r) => Object.entries(r.gate).filter(([k]) => compositionKeys.has(k)).map(([k, w]) => `${k} ${w.toFixed(2)}`)).join(', ') || 'none';
   // Where both arms ran, each shows the seeds they share, so that a difference is never one of splits.
   const onSeeds = (a: Map<number, RunRecord>, b: Map<number, RunRecord>) => (b.size === 0 ? a : new Map([...a].filter(([s]) => b.has(s))));
-  const arms = (a: Map<number, RunRecord>, b: Map<number, RunRecord>) =>
-    a.size + b.size === 0 ? ['', ''] : [cell(onSeeds(a, b)), cell(onSeeds(b, a))];
-  for (const t of index.filter((t) => t.has_structures && t.available)) {
-    const [alone, mixed, aloneProbe, mixedProbe] = [ARMS.alone, ARMS.mixed, ARMS.aloneProbe, ARMS.mixedProbe].map((p) => bySeed(records, p, t.key));
-    const pair = paired(alone, mixed);
-    const pairProbe = paired(aloneProbe, mixedProbe);
-    const recipe = paired(alone, mixedProbe);
-    const recipeCell = recipe ? `${fmt(recipe.a)} → ${fmt(recipe.b)} (${recipe.n}) ${change(recipe)}` : '';
+  const arms = (a: Map<number, RunRecord>, b: Map<number, RunRecord>) => (a.size + b.size === 0 ? ['', ''] : [cell(onSeeds(a, b)), cell(onSeeds(b, a))]);
+  const runs = (t: TaskMeta) => Object.fromEntries(Object.entries(ARMS).map(([arm, p]) => [arm, bySeed(records, p, t.key)])) as Record<keyof typeof ARMS, Map<number, RunRecord>>;
+
+  lines.push('', '### Structure tasks, paper gate: the 18 CGCNN experts alone vs the same 18 + the allowed composition experts', '');
+  lines.push(
+    "Composition experts read the composition of the structure's sites and fine-tune all three encoder layers (comp-ft=3); CGCNN experts fine-tune their last conv as in the paper.",
+    '',
+    '| task | paper MoE-(18) | CGCNN alone | + composition | change | composition experts in its final gate |',
+    '|---|---|---|---|---|---|',
+  );
+  const paperTally = new Tally();
+  for (const t of structureTasks) {
+    const r = runs(t);
+    const pair = paired(r.alone, r.mixed);
+    lines.push(`| ${t.key} (${t.unit}) | ${fmt(t.moe18_mae)} | ${arms(r.alone, r.mixed).join(' | ')} | ${change(pair)} | ${compositionIn(r.mixed)} |`);
+    paperTally.add(t.key, pair);
+  }
+  lines.push('', `Paper gate, ${paperTally.say('with composition experts')}`);
+
+  lines.push('', '### Structure tasks, gates started from probes, L1 loss', '');
+  lines.push(
+    'Composition experts fine-tune their last encoder layer (comp-ft=1). probe: every expert ranked together by its ridge probe; probe-kinds: ranked within each kind, so the best CGCNN and the best composition expert start together. Changes are against CGCNN alone with the same probe gate and loss; the last column is the paper\'s recipe (CGCNN alone, paper gate, MSE) against both kinds with probe + L1.',
+    '',
+    '| task | CGCNN alone, probe | + composition, probe | change | composition experts in its final gate | + composition, probe-kinds | change | composition experts in its final gate | paper recipe → both kinds, probe |',
+    '|---|---|---|---|---|---|---|---|---|',
+  );
+  const tally = { probe: new Tally(), kinds: new Tally(), recipe: new Tally() };
+  for (const t of structureTasks) {
+    const r = runs(t);
+    const pairProbe = paired(r.aloneProbe, r.mixedProbe);
+    const pairKinds = paired(r.aloneProbe, r.mixedKinds);
+    const recipe = paired(r.alone, r.mixedProbe);
+    if (r.aloneProbe.size + r.mixedProbe.size + r.mixedKinds.size === 0) continue;
     lines.push(
-      `| ${t.key} (${t.unit}) | ${fmt(t.moe18_mae)} | ${arms(alone, mixed).join(' | ')} | ${change(pair)} | ${compositionIn(mixed)} | ${arms(aloneProbe, mixedProbe).join(' | ')} | ${change(pairProbe)} | ${compositionIn(mixedProbe)} | ${recipeCell} |`,
+      `| ${t.key} (${t.unit}) | ${cell(onSeeds(r.aloneProbe, r.mixedProbe))} | ${r.mixedProbe.size === 0 ? '' : cell(onSeeds(r.mixedProbe, r.aloneProbe))} | ${change(pairProbe)} | ${compositionIn(onSeeds(r.mixedProbe, r.aloneProbe))} | ${r.mixedKinds.size === 0 ? '' : cell(onSeeds(r.mixedKinds, r.aloneProbe))} | ${change(pairKinds)} | ${compositionIn(onSeeds(r.mixedKinds, r.aloneProbe))} | ${recipe ? `${fmt(recipe.a)} → ${fmt(recipe.b)} (${recipe.n}) ${change(recipe)}` : ''} |`,
     );
-    tally.paper.add(t.key, pair);
     tally.probe.add(t.key, pairProbe);
+    tally.kinds.add(t.key, pairKinds);
     tally.recipe.add(t.key, recipe);
   }
   lines.push(
     '',
-    `Paper gate, ${tally.paper.say('with composition experts')}`,
-    '',
     `Probe gate + L1, ${tally.probe.say('with composition experts')}`,
     '',
-    `Both changes together (CGCNN alone with the paper gate, as in the paper → CGCNN + composition with probe gate + L1), ${tally.recipe.say('with both')}`,
+    `Probe-kinds gate + L1, ${tally.kinds.say('with composition experts')}`,
+    '',
+    `Paper recipe → both kinds with probe gate + L1, ${tally.recipe.say('with both changes')}`,
   );
   return lines.join('\n');
 }
