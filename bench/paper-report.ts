@@ -49,6 +49,9 @@ export function saveRecord(r: RunRecord): void {
   writeFileSync(RESULTS, JSON.stringify(all, null, 1) + '\n');
 }
 
+/** The paper's MoE-(18) test MAE of a task, with its std where published. */
+const paperMoe = (t: TaskMeta) => (t.moe18_mae === null ? '–' : `${fmt(t.moe18_mae)}${t.moe18_mae_std ? ` ± ${fmt(t.moe18_mae_std, 2)}` : ''}`);
+
 const SHADES = [' ', '░', '▒', '▓', '█'];
 /** The paper's CGCNN experts come first in the key list the documents are rendered with. */
 const CGCNN_COUNT = 18;
@@ -86,7 +89,7 @@ function renderSection(records: RunRecord[], index: TaskMeta[], expertKeys: stri
       const tr = rs.filter((r) => r.task === t.key).sort((a, b) => a.seed - b.seed);
       const maes = tr.map((r) => r.testMae);
       const ours = tr.length > 1 ? `${fmt(mean(maes))} ± ${fmt(std(maes), 2)}` : fmt(maes[0]);
-      const paper = t.moe18_mae === null ? '–' : `${fmt(t.moe18_mae)}${t.moe18_mae_std ? ` ± ${fmt(t.moe18_mae_std, 2)}` : ''}`;
+      const paper = paperMoe(t);
       const scratch = t.cgcnn_scratch_mae === null ? '–' : `${fmt(t.cgcnn_scratch_mae)}${t.cgcnn_scratch_mae_std ? ` ± ${fmt(t.cgcnn_scratch_mae_std, 2)}` : ''}`;
       const best = t.best_known_mae === null ? '–' : `${fmt(t.best_known_mae)} (${t.best_known_method ?? '?'})`;
       lines.push(
@@ -175,8 +178,7 @@ function renderComposition(records: RunRecord[], index: TaskMeta[], compositionK
   lines.push('### Formula-only tasks (composition experts alone, leakage rule applied)', '');
   lines.push('| task | paper MoE-(18), structures | paper gate (equal logits, MSE) | probe gate + L1 loss |', '|---|---|---|---|');
   for (const t of index.filter((t) => !t.has_structures && t.available)) {
-    const paper = t.moe18_mae === null ? '–' : `${fmt(t.moe18_mae)}${t.moe18_mae_std ? ` ± ${fmt(t.moe18_mae_std, 2)}` : ''}`;
-    lines.push(`| ${t.key} (${t.unit}) | ${paper} | ${cell(bySeed(records, ARMS.compPaper, t.key))} | ${cell(bySeed(records, ARMS.compProbe, t.key))} |`);
+    lines.push(`| ${t.key} (${t.unit}) | ${paperMoe(t)} | ${cell(bySeed(records, ARMS.compPaper, t.key))} | ${cell(bySeed(records, ARMS.compProbe, t.key))} |`);
   }
   const structureTasks = index.filter((t) => t.has_structures && t.available);
   const compositionIn = (runs: Map<number, RunRecord>) =>

@@ -18,6 +18,9 @@ export interface ResolvedInput {
   warnings: string[];
 }
 
+/** Bounds of a VASP 4 POSCAR's `species` list beside the file: atom blocks, and characters per symbol. */
+export const SPECIES_LIMITS = { maxBlocks: 128, maxSymbolLength: 16 } as const;
+
 export const INPUT_KINDS: readonly InputKind[] = ['formula', 'structure', 'cif', 'poscar'];
 
 export function inputKind(input: object): InputKind {

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { SPECIES_LIMITS } from '../chem/input.js';
 
 /** One material as a user has it. Exactly one key; the chemistry module checks the content. */
 export const MaterialInputSchema = Type.Object(
@@ -7,9 +8,9 @@ export const MaterialInputSchema = Type.Object(
     structure: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'pymatgen Structure.as_dict() JSON' })),
     cif: Type.Optional(Type.String({ description: 'CIF text (the first data block is used)' })),
     poscar: Type.Optional(Type.String({ description: 'VASP POSCAR/CONTCAR text; a VASP 4 file (no species line) needs "species" beside it' })),
-    species: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16 }), {
+    species: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: SPECIES_LIMITS.maxSymbolLength }), {
       minItems: 1,
-      maxItems: 128,
+      maxItems: SPECIES_LIMITS.maxBlocks,
       description: 'only with "poscar": the element of each atom block of a VASP 4 file, in POTCAR order, e.g. ["Ga", "As"]',
     })),
   },

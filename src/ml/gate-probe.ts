@@ -35,8 +35,7 @@ export function probeExperts(experts: readonly TrainableExpert[], train: Int32Ar
  * extra z-scored MAE costs one unit of logit, so softmax weights among the first selected reflect the probes.
  */
 export function probeLogits(maes: readonly number[], temperature = 0.1): number[] {
-  const best = Math.min(...maes);
-  return maes.map((m) => 1 - (m - best) / temperature);
+  return probeLogitsByGroup(maes, maes.map(() => ''), temperature);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { INPUT_KINDS, inputKind, resolveInput, type InputKind, type MaterialInput } from '../chem/input.js';
+import { INPUT_KINDS, inputKind, resolveInput, SPECIES_LIMITS, type InputKind, type MaterialInput } from '../chem/input.js';
 import { ChemError } from '../chem/types.js';
 import type { DatasetRowRecord, NewDataset, TargetStats } from '../db/datasets.js';
 import { CsvSyntaxError, parseCsv } from './csv.js';
@@ -310,7 +310,7 @@ const isProblem = (x: unknown): x is Problem => typeof x === 'object' && x !== n
 function rowSpecies(value: unknown, fromText: boolean): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   const list = fromText && typeof value === 'string' ? value.trim().split(/[\s,;]+/) : value;
-  if (!Array.isArray(list) || list.length === 0 || list.length > 128 || !list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 16)) {
+  if (!Array.isArray(list) || list.length === 0 || list.length > SPECIES_LIMITS.maxBlocks || !list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= SPECIES_LIMITS.maxSymbolLength)) {
     throw new ChemError('species_invalid', '"species" must list element symbols, one per atom block of the POSCAR, e.g. ["Ga", "As"] (in a CSV cell: "Ga As")');
   }
   return list as string[];

@@ -8,7 +8,7 @@ import { getExpert, getExpertWeights, listExperts } from '../db/experts.js';
 import { crystalGraph } from '../ml/batching.js';
 import { checkStateDict } from '../ml/cgcnn-weights.js';
 import { serializeEnsemble, modelSha256 } from '../ml/ensemble.js';
-import { cardDims, type ExpertBundle, type ExpertCard } from '../ml/experts.js';
+import { cardDims, cgcnnExpertWeights, type ExpertCard } from '../ml/experts.js';
 import type { ExpertWeights, MaterialInput } from '../ml/expert-kind.js';
 import type { CompositionExpertCard } from '../ml/composition/card.js';
 import { parseCompositionExpert } from '../ml/composition/experts.js';
@@ -36,7 +36,7 @@ export interface FineTunePayload {
   loss?: 'mse' | 'l1';
   /** Epochs at the start in which every expert is mixed (0 = the paper). */
   gateWarmup: number;
-  /** Starting gate logits: 'equal' (the paper) or 'probe' (ranked by ridge probes of the frozen embeddings); absent: `trainingDefaults`. */
+  /** Starting gate logits (MixtureConfig.gateInit: 'equal' is the paper's); absent: `trainingDefaults`. */
   gateInit?: GateInit;
 }
 
@@ -53,7 +53,7 @@ export function trainingDefaults(expertKinds: readonly string[]): { loss: 'mse' 
 }
 
 /** Experts from Postgres (the source of truth), their weights checked against the architecture in their card. */
-export async function loadExpertBundles(pool: Pool, keys: readonly string[]): Promise<(ExpertBundle | ExpertWeights)[]> {
+export async function loadExpertBundles(pool: Pool, keys: readonly string[]): Promise<ExpertWeights[]> {
   return Promise.all(keys.map(async (key) => {
     const [record, blob] = await Promise.all([getExpert(pool, key), getExpertWeights(pool, key)]);
     if (!record || !blob) throw new Error(`expert ${key} is not in the database`);
@@ -65,7 +65,7 @@ export async function loadExpertBundles(pool: Pool, keys: readonly string[]): Pr
     const card = record.card as unknown as ExpertCard;
     const { tensors } = parseSafetensors(bytes);
     checkStateDict(tensors, cardDims(card));
-    return { card, weights: tensors, sha256: blob.sha256, path: `postgres:experts/${key}` };
+    return cgcnnExpertWeights({ card, weights: tensors, sha256: blob.sha256, path: `postgres:experts/${key}` });
   }));
 }
 
@@ -115,8 +115,8 @@ export async function runFineTune(opts: {
   const rows = await getDatasetRows(pool, payload.dataset);
   const keys = await resolveFineTuneExperts(pool, payload.experts, dataset.inputKinds, dataset.property);
   const bundles = await loadExpertBundles(pool, keys);
-  const needsStructure = bundles.some((b) => !('kind' in b) || b.kind === 'cgcnn');
-  const defaults = trainingDefaults(bundles.map((b) => ('kind' in b ? b.kind : 'cgcnn')));
+  const needsStructure = bundles.some((b) => b.kind === 'cgcnn');
+  const defaults = trainingDefaults(bundles.map((b) => b.kind));
 
   await opts.report({ stage: 'preparing', rows: rows.length, experts: keys.length });
   const inputs: MaterialInput[] = rows.map((r) => {
@@ -148,7 +148,7 @@ export async function runFineTune(opts: {
   const testRows = split.test;
   const testPred = testRows.length > 0 ? predictMixture(result.model, testRows.map((i) => inputs[i])) : new Float32Array();
   const trainingElements = [...new Set(split.train.flatMap((i) => Object.keys(resolveInput(rows[i].input as UserInput).composition)))].sort();
-  const baseOf = (key: string, sha: string) => bundles.map((b) => ('kind' in b ? { key: b.key, sha: b.baseSha256, w: b.weights } : { key: b.card.key, sha: b.sha256, w: b.weights })).find((b) => b.key === key && b.sha === sha)?.w;
+  const baseOf = (key: string, sha: string) => bundles.find((b) => b.key === key && b.baseSha256 === sha)?.weights;
   const weights = serializeEnsemble([result.model], baseOf);
   const members = [result.model];
   const metrics = {
