@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parsePymatgenStructure } from '../src/chem/structure/index.js';
 import { initBackend } from '../src/ml/backend.js';
-import { crystalGraph, type CrystalGraph } from '../src/ml/batching.js';
-import { expertEmbeddings, loadShippedExperts } from '../src/ml/experts.js';
+import { crystalGraph, type CrystalGraph } from '../src/ml/cgcnn/batching.js';
+import { expertEmbeddings, loadShippedExperts } from '../src/ml/cgcnn/shipped.js';
 import { ROOT } from '../src/paths.js';
-import { readTaskRows, taskIndex } from '../src/ml/tasks.js';
+import { readTaskRows, taskIndex } from '../scripts/lib/tasks.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),

@@ -15,7 +15,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../src/paths.js';
-import { readTaskRows } from '../src/ml/tasks.js';
+import { readTaskRows } from '../scripts/lib/tasks.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),

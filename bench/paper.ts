@@ -17,14 +17,14 @@
  * tables, gate heatmaps, commands, and the structure-alone vs structure + composition comparison.
  */
 import { initBackend, type BackendName } from '../src/ml/backend.js';
-import { loadCompositionExperts } from '../src/ml/composition/experts.js';
+import { loadCompositionExperts } from '../src/ml/composition/shipped.js';
 import { compositionExpertWeights, scratchCompositionExpert } from '../src/ml/composition/kind.js';
-import { allowedExperts } from '../src/ml/composition/leakage.js';
-import type { MaterialInput } from '../src/ml/expert-kind.js';
-import { cgcnnExpertWeights, loadShippedExperts } from '../src/ml/experts.js';
-import { finetuneLayersOf, mixtureGate, type GateInit, type MixtureConfig, type MixtureMode } from '../src/ml/mixture.js';
-import { readSplit, readTaskRows, taskIndex, taskInputs } from '../src/ml/tasks.js';
-import { trainMixture } from '../src/ml/train.js';
+import { allowedExperts } from '../src/ml/experts/leakage.js';
+import type { MaterialInput } from '../src/ml/experts/expert-kind.js';
+import { cgcnnExpertWeights, loadShippedExperts } from '../src/ml/cgcnn/shipped.js';
+import { finetuneLayersOf, mixtureGate, type GateInit, type MixtureConfig, type MixtureMode } from '../src/ml/mixture/model.js';
+import { readSplit, readTaskRows, taskIndex, taskInputs } from '../scripts/lib/tasks.js';
+import { trainMixture } from '../src/ml/mixture/trainer.js';
 import { fmt, loadRecords, mean, saveRecord, std, writeDoc } from './paper-report.js';
 
 

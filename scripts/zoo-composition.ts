@@ -14,9 +14,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendName } from '../src/ml/backend.js';
 import type { CompositionExpertCard } from '../src/ml/composition/card.js';
-import { COMPOSITION_EXPERTS_DIR } from '../src/ml/composition/experts.js';
-import { loadSourceSet, sourceIndex } from '../src/ml/composition/sources.js';
-import { trainZooExpert, ZOO_RECIPE } from '../src/ml/composition/zoo.js';
+import { COMPOSITION_EXPERTS_DIR } from '../src/ml/composition/shipped.js';
+import { loadSourceSet, sourceIndex } from './lib/sources.js';
+import { trainZooExpert, ZOO_RECIPE } from './lib/composition-zoo.js';
 
 const { values } = parseArgs({
   options: {

@@ -16,15 +16,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseFormula } from '../src/chem/formula.js';
 import { initBackend } from '../src/ml/backend.js';
-import { loadCompositionExperts } from '../src/ml/composition/experts.js';
+import { loadCompositionExperts } from '../src/ml/composition/shipped.js';
 import { compositionExpertWeights } from '../src/ml/composition/kind.js';
-import { allowedExperts } from '../src/ml/composition/leakage.js';
-import { serializeEnsemble } from '../src/ml/ensemble.js';
-import type { MaterialInput } from '../src/ml/expert-kind.js';
-import { predictMixture, type GateInit, type MixtureModel } from '../src/ml/mixture.js';
-import { readSplit, readTaskRows, taskIndex } from '../src/ml/tasks.js';
-import { trainMixture } from '../src/ml/train.js';
-import { ensembleGate } from '../src/services/models.js';
+import { allowedExperts } from '../src/ml/experts/leakage.js';
+import { serializeEnsemble } from '../src/ml/mixture/ensemble.js';
+import type { MaterialInput } from '../src/ml/experts/expert-kind.js';
+import { predictMixture, type GateInit, type MixtureModel } from '../src/ml/mixture/model.js';
+import { readSplit, readTaskRows, taskIndex } from './lib/tasks.js';
+import { trainMixture } from '../src/ml/mixture/trainer.js';
+import { ensembleGate } from '../src/services/model-service.js';
 import { SHIPPED_MODELS_DIR, type ShippedModelCard } from '../src/services/shipped-models.js';
 
 const { values } = parseArgs({

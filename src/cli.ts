@@ -53,13 +53,13 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'serve':
-      await (await import('./processes/all.js')).runAll();
+      await (await import('./processes/supervisor.js')).runAll();
       return 0;
     case 'api':
-      await (await import('./processes/api.js')).runApi();
+      await (await import('./processes/api-process.js')).runApi();
       return 0;
     case 'worker':
-      await (await import('./processes/worker.js')).runWorker();
+      await (await import('./processes/worker-process.js')).runWorker();
       return 0;
     case 'migrate':
       try {

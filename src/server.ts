@@ -1,3 +1,3 @@
-import { runApi } from './processes/api.js';
+import { runApi } from './processes/api-process.js';
 
 await runApi();

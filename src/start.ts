@@ -1,3 +1,3 @@
-import { runAll } from './processes/all.js';
+import { runAll } from './processes/supervisor.js';
 
 await runAll();

@@ -1,3 +1,3 @@
-import { runWorker } from './processes/worker.js';
+import { runWorker } from './processes/worker-process.js';
 
 await runWorker();

@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { failJob, insertJob, type JobRow } from '../db/jobs.js';
+import { failJob, insertJob, type JobRow } from '../db/job-queries.js';
 import type { Pool } from '../db/pool.js';
 
 export const TRAINING_QUEUE = 'training';

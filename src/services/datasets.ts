@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { INPUT_KINDS, inputKind, resolveInput, SPECIES_LIMITS, type InputKind, type MaterialInput } from '../chem/input.js';
 import { ChemError } from '../chem/types.js';
-import type { DatasetRowRecord, NewDataset, TargetStats } from '../db/datasets.js';
+import type { DatasetRowRecord, NewDataset, TargetStats } from '../db/dataset-queries.js';
 import { CsvSyntaxError, parseCsv } from './csv.js';
 
 export interface DatasetLimits {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { upsertShippedModel, type ModelExpertWeight } from '../db/models.js';
+import { upsertShippedModel, type ModelExpertWeight } from '../db/model-queries.js';
 import type { Pool } from '../db/pool.js';
 import { ROOT } from '../paths.js';
 

@@ -3,7 +3,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { XMLValidator } from 'fast-xml-parser';
-import { readTaskRows } from '../../src/ml/tasks.js';
+import { readTaskRows } from '../../scripts/lib/tasks.js';
 import { trainingDefaults } from '../../src/services/fine-tune.js';
 import { auth, build } from '../helper.js';
 

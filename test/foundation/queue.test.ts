@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { prepareInfrastructure } from '../../src/boot.js';
-import { getJob, type JobRow } from '../../src/db/jobs.js';
+import { getJob, type JobRow } from '../../src/db/job-queries.js';
 import type { Pool } from '../../src/db/pool.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { createTrainingQueue, enqueueJob } from '../../src/queue/queues.js';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { insertDataset } from '../../src/db/datasets.js';
+import { insertDataset } from '../../src/db/dataset-queries.js';
 import { withTransaction } from '../../src/db/pool.js';
 import { datasetContentHash, prepareDataset } from '../../src/services/datasets.js';
 import { auth, build } from '../helper.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { createRedis } from '../../src/queue/connection.js';
-import { startTrainingWorker } from '../../src/queue/worker.js';
+import { startTrainingWorker } from '../../src/queue/job-runner.js';
 import { auth, build } from '../helper.js';
 
 async function readEvents(url: string): Promise<{ event: string; data: string }[]> {

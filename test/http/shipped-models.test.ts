@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { XMLValidator } from 'fast-xml-parser';
 import { ROOT } from '../../src/paths.js';
-import { readTaskRows, readSplit, taskIndex } from '../../src/ml/tasks.js';
+import { readTaskRows, readSplit, taskIndex } from '../../scripts/lib/tasks.js';
 import { build } from '../helper.js';
 
 const index = JSON.parse(readFileSync(join(ROOT, 'models', 'index.json'), 'utf8')) as { name: string; metrics: { testMae: number; members: number } }[];

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { fixture, fixtureGraphs } from './fixture-graphs.js';
-import { loadShippedExperts, expertEmbeddings, predictExpert } from '../../src/ml/experts.js';
+import { loadShippedExperts, expertEmbeddings, predictExpert } from '../../src/ml/cgcnn/shipped.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/ml/safetensors.js';
-import { batchesByAtoms } from '../../src/ml/batching.js';
+import { batchesByAtoms } from '../../src/ml/cgcnn/batching.js';
 
 const graphs = fixtureGraphs;
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
-import { loadShippedExperts } from '../../src/ml/experts.js';
-import { predictMixture, mixtureGate } from '../../src/ml/mixture.js';
-import { trainMixture } from '../../src/ml/train.js';
-import { CheckpointError, checkpointSha256, loadCheckpoint, serializeCheckpoint } from '../../src/ml/checkpoint.js';
+import { loadShippedExperts } from '../../src/ml/cgcnn/shipped.js';
+import { predictMixture, mixtureGate } from '../../src/ml/mixture/model.js';
+import { trainMixture } from '../../src/ml/mixture/trainer.js';
+import { CheckpointError, checkpointSha256, loadCheckpoint, serializeCheckpoint } from '../../src/ml/mixture/checkpoint.js';
 import { fixtureGraphs } from './fixture-graphs.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { tf } from '../../src/ml/tf.js';
 import { parseFormula } from '../../src/chem/formula.js';
-import type { CrystalGraph } from '../../src/ml/batching.js';
-import type { TrainableOptions } from '../../src/ml/expert-kind.js';
-import { loadSourceSet, subsampleSplit } from '../../src/ml/composition/sources.js';
-import { trainZooExpert } from '../../src/ml/composition/zoo.js';
-import { compositionEmbeddings } from '../../src/ml/composition/experts.js';
+import type { CrystalGraph } from '../../src/ml/cgcnn/batching.js';
+import type { TrainableOptions } from '../../src/ml/experts/expert-kind.js';
+import { loadSourceSet, subsampleSplit } from '../../scripts/lib/sources.js';
+import { trainZooExpert } from '../../scripts/lib/composition-zoo.js';
+import { compositionEmbeddings } from '../../src/ml/composition/shipped.js';
 import { compositionExpertWeights, compositionKind, inputComposition, scratchCompositionExpert } from '../../src/ml/composition/kind.js';
 
 const backend = await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXPERTS_DIR } from '../../src/paths.js';
-import { readTaskRows, taskIndex } from '../../src/ml/tasks.js';
-import { readSourceRows, sourceIndex } from '../../src/ml/composition/sources.js';
+import { readTaskRows, taskIndex } from '../../scripts/lib/tasks.js';
+import { readSourceRows, sourceIndex } from '../../scripts/lib/sources.js';
 import {
   allowedExperts,
   CGCNN_EXPERT_QUANTITIES,
@@ -15,7 +15,7 @@ import {
   SOURCE_QUANTITIES,
   TASK_QUANTITIES,
   taskQuantity,
-} from '../../src/ml/composition/leakage.js';
+} from '../../src/ml/experts/leakage.js';
 
 const tasks = taskIndex().map((t) => t.key);
 const sources = sourceIndex().map((s) => s.name);

@@ -6,17 +6,17 @@ import { join } from 'node:path';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { tf } from '../../src/ml/tf.js';
 import { compositionFeatureMatrix, featureCount } from '../../src/chem/descriptors.js';
-import { loadSourceSet, subsampleSplit } from '../../src/ml/composition/sources.js';
+import { loadSourceSet, subsampleSplit } from '../../scripts/lib/sources.js';
 import { defaultArchitecture } from '../../src/ml/composition/model.js';
-import { pretrainCompositionExpert } from '../../src/ml/composition/train.js';
-import { stableCard, trainZooExpert } from '../../src/ml/composition/zoo.js';
+import { pretrainCompositionExpert } from '../../scripts/lib/composition-pretrain.js';
+import { stableCard, trainZooExpert } from '../../scripts/lib/composition-zoo.js';
 import {
   compositionEmbeddings,
   loadCompositionExperts,
   parseCompositionExpert,
   predictCompositionExpert,
   serializeCompositionExpert,
-} from '../../src/ml/composition/experts.js';
+} from '../../src/ml/composition/shipped.js';
 
 const backend = await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
 

@@ -4,10 +4,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { compositionFeatureMatrix, featurizerSpec } from '../../src/chem/descriptors.js';
 import { parseFormula } from '../../src/chem/formula.js';
-import { compositionEmbeddings, loadCompositionExperts, predictCompositionExpert, predictFromFeatures } from '../../src/ml/composition/experts.js';
-import { allowedExperts } from '../../src/ml/composition/leakage.js';
-import { loadSourceSet, sourceIndex } from '../../src/ml/composition/sources.js';
-import { stableCard } from '../../src/ml/composition/zoo.js';
+import { compositionEmbeddings, loadCompositionExperts, predictCompositionExpert, predictFromFeatures } from '../../src/ml/composition/shipped.js';
+import { allowedExperts } from '../../src/ml/experts/leakage.js';
+import { loadSourceSet, sourceIndex } from '../../scripts/lib/sources.js';
+import { stableCard } from '../../scripts/lib/composition-zoo.js';
 import { parseSafetensors } from '../../src/ml/safetensors.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');

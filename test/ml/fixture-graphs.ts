@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHARED_DIR } from '../../src/paths.js';
 import { atomicNumber } from '../../src/chem/elements.js';
-import type { CrystalGraph } from '../../src/ml/batching.js';
+import type { CrystalGraph } from '../../src/ml/cgcnn/batching.js';
 
 export interface FixtureEntry {
   id: string;

@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
-import { loadCheckpoint, serializeCheckpoint } from '../../src/ml/checkpoint.js';
+import { loadCheckpoint, serializeCheckpoint } from '../../src/ml/mixture/checkpoint.js';
 import { parseFormula } from '../../src/chem/formula.js';
-import { loadCompositionExperts, predictCompositionExpert } from '../../src/ml/composition/experts.js';
+import { loadCompositionExperts, predictCompositionExpert } from '../../src/ml/composition/shipped.js';
 import { compositionExpertWeights, compositionKind, scratchCompositionExpert } from '../../src/ml/composition/kind.js';
-import { fitRidge, predictRidge, probeExperts, probeLogits, probeLogitsByGroup } from '../../src/ml/gate-probe.js';
-import { readTaskRows } from '../../src/ml/tasks.js';
-import type { ExpertWeights } from '../../src/ml/expert-kind.js';
-import { cgcnnExpertWeights, loadShippedExperts } from '../../src/ml/experts.js';
-import { predictMixture, resolveConfig } from '../../src/ml/mixture.js';
-import { trainMixture, type MixtureData } from '../../src/ml/train.js';
+import { fitRidge, predictRidge, probeExperts, probeLogits, probeLogitsByGroup } from '../../src/ml/mixture/probe.js';
+import { readTaskRows } from '../../scripts/lib/tasks.js';
+import type { ExpertWeights } from '../../src/ml/experts/expert-kind.js';
+import { cgcnnExpertWeights, loadShippedExperts } from '../../src/ml/cgcnn/shipped.js';
+import { predictMixture, resolveConfig } from '../../src/ml/mixture/model.js';
+import { trainMixture, type MixtureData } from '../../src/ml/mixture/trainer.js';
 import { fixtureGraphs } from './fixture-graphs.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');

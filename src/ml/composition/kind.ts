@@ -9,9 +9,9 @@ import { ELEMENT_SYMBOLS } from '../../chem/elements.js';
 import { parseFormula } from '../../chem/formula.js';
 import { ChemError, type Composition } from '../../chem/types.js';
 import { tf } from '../tf.js';
-import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from '../expert-kind.js';
+import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from '../experts/expert-kind.js';
 import { checkCard, COMPOSITION_KIND, type CompositionExpertCard } from './card.js';
-import { checkFeaturizer } from './experts.js';
+import { checkFeaturizer } from './shipped.js';
 import {
   checkWeights,
   cloneWeights,

@@ -9,8 +9,8 @@
  * non-negative 64-d vectors. Weights are kept [in, out] (x·W): on wasm a transposed matmul is ~10x slower.
  */
 import type { NamedTensor } from '../safetensors.js';
-import type { StateDict } from '../cgcnn-weights.js';
-import { mulberry32 } from '../cgcnn-weights.js';
+import type { StateDict } from '../cgcnn/weights.js';
+import { mulberry32 } from '../cgcnn/weights.js';
 import { tf } from '../tf.js';
 
 export const EMBEDDING_DIM = 64;

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { ExpertService } from '../../services/experts.js';
+import { ExpertService } from '../../services/expert-service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

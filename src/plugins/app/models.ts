@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { ModelService } from '../../services/models.js';
+import { ModelService } from '../../services/model-service.js';
 import { seedShippedModels } from '../../services/shipped-models.js';
 
 declare module 'fastify' {

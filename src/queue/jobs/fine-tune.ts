@@ -1,9 +1,9 @@
-import { getDataset } from '../../db/datasets.js';
-import { modelNameTaken } from '../../db/models.js';
-import { getSplit } from '../../db/splits.js';
+import { getDataset } from '../../db/dataset-queries.js';
+import { modelNameTaken } from '../../db/model-queries.js';
+import { getSplit } from '../../db/split-queries.js';
 import { resolveFineTuneExperts, runFineTune, type FineTunePayload } from '../../services/fine-tune.js';
-import { GATE_INITS } from '../../ml/mixture.js';
-import { TrainingAborted } from '../../ml/train.js';
+import { GATE_INITS } from '../../ml/mixture/model.js';
+import { TrainingAborted } from '../../ml/mixture/trainer.js';
 import { JobRejected, type JobDefinition } from '../job-types.js';
 
 const MODES = ['mixture', 'pairwise', 'scratch'] as const;

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { datasetUsage, deleteDataset, findDatasetByHash, getDataset, getDatasetRows, inputKindCounts, insertDataset, listDatasets, lockDataset, type DatasetRecord } from '../../../db/datasets.js';
+import { datasetUsage, deleteDataset, findDatasetByHash, getDataset, getDatasetRows, inputKindCounts, insertDataset, listDatasets, lockDataset, type DatasetRecord } from '../../../db/dataset-queries.js';
 import { withTransaction } from '../../../db/pool.js';
 import { HttpProblem, problems } from '../../../http/problem.js';
 import {

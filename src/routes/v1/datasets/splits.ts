@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { getDataset } from '../../../db/datasets.js';
-import { findSplitByHash, getSplit, insertSplit, listSplits, type SplitSummaryRecord } from '../../../db/splits.js';
+import { getDataset } from '../../../db/dataset-queries.js';
+import { findSplitByHash, getSplit, insertSplit, listSplits, type SplitSummaryRecord } from '../../../db/split-queries.js';
 import { HttpProblem, problems } from '../../../http/problem.js';
 import { checkExplicitSplit, DEFAULT_FRACTIONS, randomSplit, SplitError, splitContentHash, type SplitIndices } from '../../../services/splits.js';
 import { CreateSplitBody, DatasetIdParams, SplitDetail, SplitList, SplitParams, SplitSummary } from './schema.js';

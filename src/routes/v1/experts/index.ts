@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { MaterialInput } from '../../../chem/input.js';
-import { getExpert, listExperts, type ExpertRecord } from '../../../db/experts.js';
+import { getExpert, listExperts, type ExpertRecord } from '../../../db/expert-queries.js';
 import { InputsBody } from '../../../http/inputs.js';
 import { HttpProblem, problems } from '../../../http/problem.js';
-import { InvalidInputsError } from '../../../services/experts.js';
+import { InvalidInputsError } from '../../../services/expert-service.js';
 import { ExpertDetail, ExpertKeyParams, ExpertList, ExpertListQuery, ExpertPredictResponse } from './schema.js';
 
 function summary(e: ExpertRecord) {

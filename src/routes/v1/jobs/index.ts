@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { cancelJob, getJob, getJobByIdempotencyKey, type JobRow } from '../../../db/jobs.js';
+import { cancelJob, getJob, getJobByIdempotencyKey, type JobRow } from '../../../db/job-queries.js';
 import { HttpProblem, problems } from '../../../http/problem.js';
 import { enqueueJob } from '../../../queue/queues.js';
 import { JobRejected } from '../../../queue/job-types.js';

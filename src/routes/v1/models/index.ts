@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { getModel, listModels, type ModelRecord } from '../../../db/models.js';
+import { getModel, listModels, type ModelRecord } from '../../../db/model-queries.js';
 import { predictWithModel } from '../../../http/predict.js';
 import { HttpProblem, problems } from '../../../http/problem.js';
 import { gatesPlotSvg, parityPlotSvg } from '../../../services/plots.js';

@@ -3,9 +3,9 @@
  * concatenated, neighbour indices shifted into the batch, one segment id per atom. Batches are sized by atom
  * count (not crystal count): memory grows with atoms x neighbours, and wasm's heap stops at 4 GiB.
  */
-import { buildNeighborGraph, gaussianExpand, GRAPH_VERSION } from '../chem/neighbors.js';
-import { atomicNumber } from '../chem/elements.js';
-import { ChemError, type Structure } from '../chem/types.js';
+import { buildNeighborGraph, gaussianExpand, GRAPH_VERSION } from '../../chem/neighbors.js';
+import { atomicNumber } from '../../chem/elements.js';
+import { ChemError, type Structure } from '../../chem/types.js';
 import { ATOM_FEATURE_LENGTH, writeAtomFeatures } from './atom-features.js';
 
 export { GRAPH_VERSION };

@@ -1,7 +1,7 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { completeJob, failJob, getJob, markJobActive, requeueJob, setJobProgress } from '../db/jobs.js';
+import { completeJob, failJob, getJob, markJobActive, requeueJob, setJobProgress } from '../db/job-queries.js';
 import type { Pool } from '../db/pool.js';
 import { AbortedError } from './job-types.js';
 import { TRAINING_QUEUE } from './queues.js';

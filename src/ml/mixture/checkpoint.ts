@@ -7,11 +7,11 @@
  * Loading needs nothing but these bytes, and a single flipped bit is refused.
  */
 import { createHash } from 'node:crypto';
-import { parseSafetensors, serializeSafetensors, type NamedTensor } from './safetensors.js';
-import { ATOM_FEATURES_VERSION } from './atom-features.js';
-import { GRAPH_VERSION } from './batching.js';
-import { expertKind, MODEL_FORMAT, type DenseLayer, type MixtureModel } from './mixture.js';
-import type { StateDict } from './cgcnn-weights.js';
+import { parseSafetensors, serializeSafetensors, type NamedTensor } from '../safetensors.js';
+import { ATOM_FEATURES_VERSION } from '../cgcnn/atom-features.js';
+import { GRAPH_VERSION } from '../cgcnn/batching.js';
+import { expertKind, MODEL_FORMAT, type DenseLayer, type MixtureModel } from './model.js';
+import type { StateDict } from '../cgcnn/weights.js';
 
 const MAGIC = 'MATMOECK';
 const VERSION = 1;

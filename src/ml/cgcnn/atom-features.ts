@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ASSETS_DIR } from '../paths.js';
-import { ChemError } from '../chem/types.js';
-import { ELEMENT_SYMBOLS } from '../chem/elements.js';
+import { ASSETS_DIR } from '../../paths.js';
+import { ChemError } from '../../chem/types.js';
+import { ELEMENT_SYMBOLS } from '../../chem/elements.js';
 
 export const ATOM_FEATURE_LENGTH = 92;
 /** Identifies the atom-feature table stored with checkpoints. */

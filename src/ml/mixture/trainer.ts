@@ -8,13 +8,13 @@
  * (`TrainableExpert.prepare`); the validation and test inputs are assembled once and kept. An epoch only runs the
  * selected experts' trainable layers, the gate and the head.
  */
-import { tf } from './tf.js';
-import { Adam, cosineFactor } from './adam.js';
-import { ATOM_FEATURES_VERSION } from './atom-features.js';
-import { GRAPH_VERSION } from './batching.js';
-import { mulberry32, randomStateDict } from './cgcnn-weights.js';
-import { cgcnnExpertWeights, EMBEDDING_DIM, loadShippedExperts, type ExpertBundle } from './experts.js';
-import type { ExpertWeights, MaterialInput, TrainableExpert } from './expert-kind.js';
+import { tf } from '../tf.js';
+import { Adam, cosineFactor } from '../adam.js';
+import { ATOM_FEATURES_VERSION } from '../cgcnn/atom-features.js';
+import { GRAPH_VERSION } from '../cgcnn/batching.js';
+import { mulberry32, randomStateDict } from '../cgcnn/weights.js';
+import { cgcnnExpertWeights, EMBEDDING_DIM, loadShippedExperts, type ExpertBundle } from '../cgcnn/shipped.js';
+import type { ExpertWeights, MaterialInput, TrainableExpert } from '../experts/expert-kind.js';
 import {
   expertKind,
   finetuneLayersOf,
@@ -29,10 +29,10 @@ import {
   type DenseLayer,
   type MixtureConfig,
   type MixtureModel,
-} from './mixture.js';
+} from './model.js';
 import { fitNormalizer, type Normalizer } from './normalizer.js';
-import { shuffleInPlace } from '../util/random.js';
-import { probeExperts, probeLogits, probeLogitsByGroup } from './gate-probe.js';
+import { shuffleInPlace } from '../../util/random.js';
+import { probeExperts, probeLogits, probeLogitsByGroup } from './probe.js';
 
 export interface DataSplit {
   train: readonly number[];

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { runApi } from './api.js';
+import { runApi } from './api-process.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../worker.ts' : '../worker.js', import.meta.url));
 

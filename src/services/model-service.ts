@@ -1,13 +1,13 @@
 import type { MaterialInput as UserInput } from '../chem/input.js';
 import { ChemError, type Composition } from '../chem/types.js';
-import { getModel, getModelVersion, getModelWeights, type ModelRecord } from '../db/models.js';
+import { getModel, getModelVersion, getModelWeights, type ModelRecord } from '../db/model-queries.js';
 import type { Pool } from '../db/pool.js';
-import { crystalGraph } from '../ml/batching.js';
-import type { BaseWeights } from '../ml/checkpoint.js';
-import { loadEnsemble } from '../ml/ensemble.js';
-import type { MaterialInput } from '../ml/expert-kind.js';
-import { predictMixture, type MixtureModel } from '../ml/mixture.js';
-import { resolveEach } from './experts.js';
+import { crystalGraph } from '../ml/cgcnn/batching.js';
+import type { BaseWeights } from '../ml/mixture/checkpoint.js';
+import { loadEnsemble } from '../ml/mixture/ensemble.js';
+import type { MaterialInput } from '../ml/experts/expert-kind.js';
+import { predictMixture, type MixtureModel } from '../ml/mixture/model.js';
+import { resolveEach } from './expert-service.js';
 
 /** Expert kinds that read a crystal structure; every other kind reads the composition. */
 const STRUCTURE_KINDS = new Set(['cgcnn']);

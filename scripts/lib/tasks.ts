@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { SHARED_DIR } from '../paths.js';
-import { parsePymatgenStructure } from '../chem/structure/index.js';
-import { crystalGraph } from './batching.js';
-import type { MaterialInput } from './expert-kind.js';
-import type { DataSplit } from './train.js';
+import { SHARED_DIR } from '../../src/paths.js';
+import { parsePymatgenStructure } from '../../src/chem/structure/index.js';
+import { crystalGraph } from '../../src/ml/cgcnn/batching.js';
+import type { MaterialInput } from '../../src/ml/experts/expert-kind.js';
+import type { DataSplit } from '../../src/ml/mixture/trainer.js';
 
 export interface TaskMeta {
   key: string;

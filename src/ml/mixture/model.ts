@@ -10,11 +10,11 @@
  * `MixtureModel` is the plain, serialisable result of training: the selected experts with their fine-tuned
  * weights, gate, head, normaliser and the versions of the featurisation. Prediction needs nothing else.
  */
-import { tf } from './tf.js';
-import { cgcnnKind } from './cgcnn-expert.js';
-import { compositionKind } from './composition/kind.js';
-import { mulberry32, shuffleInPlace } from '../util/random.js';
-import type { ExpertKind, ExpertWeights, MaterialInput } from './expert-kind.js';
+import { tf } from '../tf.js';
+import { cgcnnKind } from '../cgcnn/trainable.js';
+import { compositionKind } from '../composition/kind.js';
+import { mulberry32, shuffleInPlace } from '../../util/random.js';
+import type { ExpertKind, ExpertWeights, MaterialInput } from '../experts/expert-kind.js';
 import type { Normalizer } from './normalizer.js';
 
 export const EXPERT_KINDS: Readonly<Record<string, ExpertKind>> = { cgcnn: cgcnnKind, composition: compositionKind };

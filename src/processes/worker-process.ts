@@ -6,7 +6,7 @@ import { exitOnStartupError, prepareInfrastructure } from '../boot.js';
 import { loadConfig } from '../config.js';
 import { initBackend } from '../ml/backend.js';
 import { createRedis } from '../queue/connection.js';
-import { startTrainingWorker } from '../queue/worker.js';
+import { startTrainingWorker } from '../queue/job-runner.js';
 
 /** The training worker process: pulls jobs from the `training` queue until SIGTERM/SIGINT. */
 export async function runWorker(): Promise<void> {

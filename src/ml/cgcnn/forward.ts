@@ -11,9 +11,9 @@
  * (eps 1e-5); it is folded into the preceding weights and the 128 outputs are produced as the two 64-wide
  * halves directly, so no tensor of edges is sliced.
  */
-import { tf } from './tf.js';
+import { tf } from '../tf.js';
 import type { GraphBatch } from './batching.js';
-import { PAPER_DIMS, type CgcnnDims, type StateDict } from './cgcnn-weights.js';
+import { PAPER_DIMS, type CgcnnDims, type StateDict } from './weights.js';
 
 type T1 = tf.Tensor1D;
 type T2 = tf.Tensor2D;

@@ -15,10 +15,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { parseFormula } from '../../chem/formula.js';
-import type { Composition } from '../../chem/types.js';
-import { SHARED_DIR } from '../../paths.js';
-import { mulberry32, shuffleInPlace } from '../../util/random.js';
+import { parseFormula } from '../../src/chem/formula.js';
+import type { Composition } from '../../src/chem/types.js';
+import { SHARED_DIR } from '../../src/paths.js';
+import { mulberry32, shuffleInPlace } from '../../src/util/random.js';
 
 export const SOURCES_DIR = join(SHARED_DIR, 'data', 'sources');
 

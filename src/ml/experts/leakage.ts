@@ -11,7 +11,7 @@
  *    entry excludes a pair the generic rule cannot see (a target that is an exact function of what the expert
  *    learned, on the same materials); a `related` entry records a pair that was checked and is allowed.
  */
-import { COMPOSITION_KIND } from './card.js';
+import { COMPOSITION_KIND } from '../composition/card.js';
 
 export interface QuantityInfo {
   id: string;

@@ -5,13 +5,13 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXPERTS_DIR } from '../paths.js';
-import type { ExpertWeights } from './expert-kind.js';
-import { tf } from './tf.js';
-import { parseSafetensors } from './safetensors.js';
-import { checkStateDict, PAPER_DIMS, type CgcnnDims, type StateDict } from './cgcnn-weights.js';
+import { EXPERTS_DIR } from '../../paths.js';
+import type { ExpertWeights } from '../experts/expert-kind.js';
+import { tf } from '../tf.js';
+import { parseSafetensors } from '../safetensors.js';
+import { checkStateDict, PAPER_DIMS, type CgcnnDims, type StateDict } from './weights.js';
 import { batchesByAtoms, packGraphs, DEFAULT_MAX_BATCH_ATOMS, type CrystalGraph } from './batching.js';
-import { atomStates, batchTensors, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, embeddingFromAtoms, expertHead, type CgcnnTensors } from './cgcnn.js';
+import { atomStates, batchTensors, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, embeddingFromAtoms, expertHead, type CgcnnTensors } from './forward.js';
 
 export interface ExpertCard {
   key: string;

@@ -7,10 +7,10 @@
  * Deterministic: initialisation and shuffling come from seeded mulberry32 streams and every reduction runs on one
  * thread, so the same data, config and backend give bit-identical weights.
  */
-import { tf } from '../tf.js';
-import { Adam, cosineFactor } from '../adam.js';
-import { mulberry32, type StateDict } from '../cgcnn-weights.js';
-import { shuffleInPlace } from '../../util/random.js';
+import { tf } from '../../src/ml/tf.js';
+import { Adam, cosineFactor } from '../../src/ml/adam.js';
+import { mulberry32, type StateDict } from '../../src/ml/cgcnn/weights.js';
+import { shuffleInPlace } from '../../src/util/random.js';
 import {
   checkArchitecture,
   encoderB,
@@ -28,7 +28,7 @@ import {
   INFERENCE_BATCH,
   type CompositionArchitecture,
   type DenseT,
-} from './model.js';
+} from '../../src/ml/composition/model.js';
 
 export interface PretrainConfig {
   architecture: CompositionArchitecture;

@@ -3,9 +3,9 @@
  * trainable part. CGCNN (structure → embedding) is one kind; composition experts (formula → embedding) are another.
  * The frozen part of an expert is computed once per dataset (`prepare`); per step only the trainable part runs.
  */
-import type { tf } from './tf.js';
-import type { CrystalGraph } from './batching.js';
-import type { StateDict } from './cgcnn-weights.js';
+import type { tf } from '../tf.js';
+import type { CrystalGraph } from '../cgcnn/batching.js';
+import type { StateDict } from '../cgcnn/weights.js';
 
 /** One material as the experts see it; each kind reads what it needs and rejects inputs that lack it. */
 export interface MaterialInput {

@@ -1,15 +1,15 @@
 import { resolveInput, type MaterialInput, type ResolvedInput } from '../chem/input.js';
 import { ChemError, type Composition } from '../chem/types.js';
-import { upsertExpert, type ExpertKind } from '../db/experts.js';
+import { upsertExpert, type ExpertKind } from '../db/expert-queries.js';
 import type { Pool } from '../db/pool.js';
-import { hasAtomFeatures } from '../ml/atom-features.js';
-import { crystalGraph } from '../ml/batching.js';
-import { loadShippedExperts, predictExpert, type ExpertBundle } from '../ml/experts.js';
+import { hasAtomFeatures } from '../ml/cgcnn/atom-features.js';
+import { crystalGraph } from '../ml/cgcnn/batching.js';
+import { loadShippedExperts, predictExpert, type ExpertBundle } from '../ml/cgcnn/shipped.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { StateDict } from '../ml/cgcnn-weights.js';
+import type { StateDict } from '../ml/cgcnn/weights.js';
 import { join } from 'node:path';
-import { COMPOSITION_EXPERTS_DIR, loadCompositionExperts, predictCompositionExpert, type CompositionExpertBundle } from '../ml/composition/experts.js';
+import { COMPOSITION_EXPERTS_DIR, loadCompositionExperts, predictCompositionExpert, type CompositionExpertBundle } from '../ml/composition/shipped.js';
 
 /** A per-input problem, reported with the input's position so that a user can fix their batch in one go. */
 export interface InputProblem {

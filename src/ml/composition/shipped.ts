@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { compositionFeatureMatrix, featurizerSpec } from '../../chem/descriptors.js';
 import type { Composition } from '../../chem/types.js';
 import { EXPERTS_DIR } from '../../paths.js';
-import type { StateDict } from '../cgcnn-weights.js';
+import type { StateDict } from '../cgcnn/weights.js';
 import { parseSafetensors, serializeSafetensors } from '../safetensors.js';
 import { checkCard, type CompositionExpertCard } from './card.js';
 import { checkWeights, runModel } from './model.js';

@@ -4,7 +4,7 @@
  * Each member carries its own checksum (checkpoint.ts); the database stores a sha256 of the whole beside it.
  */
 import { CheckpointError, checkpointSha256, loadCheckpoint, serializeCheckpoint, type BaseWeights } from './checkpoint.js';
-import type { MixtureModel } from './mixture.js';
+import type { MixtureModel } from './model.js';
 
 const MAGIC = 'MATMOEEN';
 

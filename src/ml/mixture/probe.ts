@@ -5,7 +5,7 @@
  * frozen 64-d embedding predicts the task on the training rows, scored on the validation rows (which already choose
  * the best epoch). Experts whose embeddings carry the target start with the largest logits.
  */
-import type { TrainableExpert } from './expert-kind.js';
+import type { TrainableExpert } from '../experts/expert-kind.js';
 
 /** Validation MAE (in z-scored target units) of a ridge probe on each expert's embedding. */
 export function probeExperts(experts: readonly TrainableExpert[], train: Int32Array, val: Int32Array, z: (row: number) => number, chunk = 256): number[] {

@@ -9,17 +9,17 @@
  * convs (L > 1), training from scratch and `dedupeTolerance: null` take the plain path: every atom, 12 slots each,
  * with per-edge inputs U = [x_j, e_ij] for the first trainable conv and the gather form after it.
  */
-import { tf } from './tf.js';
-import { ChemError } from '../chem/types.js';
+import { tf } from '../tf.js';
+import { ChemError } from '../../chem/types.js';
 import { ATOM_FEATURE_LENGTH, writeAtomFeatures } from './atom-features.js';
 import { GAUSSIANS, graphStore, storeAtoms, storeBatch, storeBatchesByAtoms, type CrystalGraph, type GraphStore } from './batching.js';
-import { atomStates, batchTensors, BN_EPS, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, meanPool } from './cgcnn.js';
-import { checkStateDict, cloneStateDict, PAPER_DIMS, type StateDict } from './cgcnn-weights.js';
-import { cgcnnEmbeddings, EMBEDDING_DIM } from './experts.js';
+import { atomStates, batchTensors, BN_EPS, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, meanPool } from './forward.js';
+import { checkStateDict, cloneStateDict, PAPER_DIMS, type StateDict } from './weights.js';
+import { cgcnnEmbeddings, EMBEDDING_DIM } from './shipped.js';
 import { dedupeGraphs, type DedupedGraphs } from './dedupe.js';
-import { adaptFrozenBatchNorm } from './cgcnn-adapt.js';
+import { adaptFrozenBatchNorm } from './adapt-batchnorm.js';
 import { createHash } from 'node:crypto';
-import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from './expert-kind.js';
+import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from '../experts/expert-kind.js';
 
 type T1 = tf.Tensor1D;
 type T2 = tf.Tensor2D;

@@ -3,8 +3,8 @@
  * experts (rees-c/MoE `cgcnn/model.py`), checked and kept as plain arrays. The state dict stays the canonical
  * form so that a fine-tuned expert can be written back under the same names, bit for bit.
  */
-import type { NamedTensor } from './safetensors.js';
-import { mulberry32 } from '../util/random.js';
+import type { NamedTensor } from '../safetensors.js';
+import { mulberry32 } from '../../util/random.js';
 
 /** Re-exported for the modules that seed initialisation and shuffling. */
 export { mulberry32 };

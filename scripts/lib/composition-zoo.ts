@@ -6,14 +6,14 @@
  * backend gives byte-identical `.safetensors` files (and sha256); `experts.json` also records how long each took.
  */
 import { createHash } from 'node:crypto';
-import { compositionFeatureMatrix, featureCount, featurizerSpec } from '../../chem/descriptors.js';
-import type { StateDict } from '../cgcnn-weights.js';
-import { COMPOSITION_KIND, type CompositionExpertCard } from './card.js';
-import { serializeCompositionExpert } from './experts.js';
-import { SOURCE_QUANTITIES } from './leakage.js';
-import { DEFAULT_ENCODER, DEFAULT_HEAD, defaultArchitecture } from './model.js';
+import { compositionFeatureMatrix, featureCount, featurizerSpec } from '../../src/chem/descriptors.js';
+import type { StateDict } from '../../src/ml/cgcnn/weights.js';
+import { COMPOSITION_KIND, type CompositionExpertCard } from '../../src/ml/composition/card.js';
+import { serializeCompositionExpert } from '../../src/ml/composition/shipped.js';
+import { SOURCE_QUANTITIES } from '../../src/ml/experts/leakage.js';
+import { DEFAULT_ENCODER, DEFAULT_HEAD, defaultArchitecture } from '../../src/ml/composition/model.js';
 import { SPLIT_SEED, VAL_FRACTION, type SourceSet } from './sources.js';
-import { pretrainCompositionExpert, type PretrainConfig, type PretrainEpoch } from './train.js';
+import { pretrainCompositionExpert, type PretrainConfig, type PretrainEpoch } from './composition-pretrain.js';
 
 /** The recipe every zoo expert is trained with (chosen by the measurements in docs/composition-experts.md). */
 export const ZOO_RECIPE: Omit<PretrainConfig, 'architecture'> & { encoder: number[]; head: number[] } = {

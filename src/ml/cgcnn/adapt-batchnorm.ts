@@ -8,10 +8,10 @@
  * population statistics of the training crystals that those running averages converge to, and the frozen
  * layers then run with them (the last, fine-tuned conv keeps its own batch statistics, as in PyTorch).
  */
-import { tf } from './tf.js';
+import { tf } from '../tf.js';
 import { storeBatch, storeBatchesByAtoms, type GraphStore } from './batching.js';
-import { BN_EPS, cgcnnTensors, convPreActivations, convTensors, disposeCgcnnTensors, disposeConvTensors } from './cgcnn.js';
-import { cloneStateDict, type StateDict } from './cgcnn-weights.js';
+import { BN_EPS, cgcnnTensors, convPreActivations, convTensors, disposeCgcnnTensors, disposeConvTensors } from './forward.js';
+import { cloneStateDict, type StateDict } from './weights.js';
 
 /** Running mean and variance over many batches (Chan et al.), per channel, in float64. */
 class Moments {
