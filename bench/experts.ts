@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import { parsePymatgenStructure } from '../src/chem/structure/index.js';
 import { initBackend } from '../src/ml/backend.js';
 import { crystalGraph, type CrystalGraph } from '../src/ml/cgcnn/batching.js';
-import { expertEmbeddings, loadShippedExperts } from '../src/ml/cgcnn/shipped.js';
+import { expertEmbeddings } from '../src/ml/cgcnn/expert.js';
+import { loadShippedExperts } from '../src/ml/experts/registry.js';
 import { ROOT } from '../src/paths.js';
 import { readTaskRows, taskIndex } from '../scripts/lib/tasks.js';
 
@@ -31,7 +32,7 @@ let t = performance.now();
 const graphs: CrystalGraph[] = picked.map((s) => crystalGraph(parsePymatgenStructure(s)));
 const graphSeconds = (performance.now() - t) / 1000;
 const atoms = graphs.reduce((a, g) => a + g.atomicNumbers.length, 0);
-const experts = await loadShippedExperts();
+const experts = await loadShippedExperts('cgcnn');
 expertEmbeddings(experts[0], graphs.slice(0, 50)); // warm-up
 t = performance.now();
 let first: Float32Array | undefined;

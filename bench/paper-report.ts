@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT } from '../src/paths.js';
-import type { MixtureMode } from '../src/ml/mixture/model.js';
 import type { TaskMeta } from '../scripts/lib/tasks.js';
+import { type MixtureMode } from '../src/ml/mixture/config.js';
 
 const RESULTS = join(ROOT, 'bench', 'results', 'paper.json');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');

@@ -17,15 +17,15 @@
  * tables, gate heatmaps, commands, and the structure-alone vs structure + composition comparison.
  */
 import { initBackend, type BackendName } from '../src/ml/backend.js';
-import { loadCompositionExperts } from '../src/ml/composition/shipped.js';
-import { compositionExpertWeights, scratchCompositionExpert } from '../src/ml/composition/kind.js';
+import { scratchCompositionExpert } from '../src/ml/composition/kind.js';
 import { allowedExperts } from '../src/ml/experts/leakage.js';
-import type { MaterialInput } from '../src/ml/experts/expert-kind.js';
-import { cgcnnExpertWeights, loadShippedExperts } from '../src/ml/cgcnn/shipped.js';
-import { finetuneLayersOf, mixtureGate, type GateInit, type MixtureConfig, type MixtureMode } from '../src/ml/mixture/model.js';
+import type { ExpertInput } from '../src/ml/experts/expert-kind.js';
+import { loadShippedExperts } from '../src/ml/experts/registry.js';
+import { mixtureGate } from '../src/ml/mixture/model.js';
 import { readSplit, readTaskRows, taskIndex, taskInputs } from '../scripts/lib/tasks.js';
 import { trainMixture } from '../src/ml/mixture/trainer.js';
 import { fmt, loadRecords, mean, saveRecord, std, writeDoc } from './paper-report.js';
+import { type MixtureMode, type MixtureConfig, type GateInit, finetuneLayersOf } from '../src/ml/mixture/config.js';
 
 
 interface Args {
@@ -136,8 +136,8 @@ async function main(): Promise<void> {
     : args.task === 'composition' ? index.filter((t) => !t.has_structures)
     : index.filter((t) => args.task.split(',').includes(t.key));
   if (selected.length === 0) throw new Error(`no task "${args.task}" (keys: ${index.map((t) => t.key).join(', ')})`);
-  const cgcnn = (await loadShippedExperts()).map(cgcnnExpertWeights);
-  const composition = (await loadCompositionExperts()).map((b) => compositionExpertWeights(b));
+  const cgcnn = await loadShippedExperts('cgcnn');
+  const composition = await loadShippedExperts('composition');
   const expertKeys = [...cgcnn, ...composition].map((e) => e.key);
   if (args.render) {
     writeDoc(loadRecords(), index, expertKeys);
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     const pool = [...(kinds.includes('cgcnn') ? cgcnn : []), ...(kinds.includes('composition') ? allowedExperts(meta.key, composition) : [])];
     const tTask = performance.now();
     const rows = readTaskRows(meta.key);
-    const inputs: MaterialInput[] = meta.has_structures && kinds.includes('cgcnn') ? taskInputs(rows) : rows.map((r) => ({ formula: r.formula }));
+    const inputs: ExpertInput[] = meta.has_structures && kinds.includes('cgcnn') ? taskInputs(rows) : rows.map((r) => ({ formula: r.formula }));
     const targets = rows.map((r) => r.target);
     const graphSeconds = (performance.now() - tTask) / 1000;
     log(`${meta.key}: ${rows.length} rows, inputs in ${graphSeconds.toFixed(1)} s, ${pool.length} experts (${kinds.join(' + ')})`);

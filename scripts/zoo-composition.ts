@@ -14,14 +14,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendName } from '../src/ml/backend.js';
 import type { CompositionExpertCard } from '../src/ml/composition/card.js';
-import { COMPOSITION_EXPERTS_DIR } from '../src/ml/composition/shipped.js';
+import { EXPERTS_DIR } from '../src/paths.js';
 import { loadSourceSet, sourceIndex } from './lib/sources.js';
 import { trainZooExpert, ZOO_RECIPE } from './lib/composition-zoo.js';
 
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
-    out: { type: 'string', default: COMPOSITION_EXPERTS_DIR },
+    out: { type: 'string', default: join(EXPERTS_DIR, 'composition') },
     epochs: { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
     quiet: { type: 'boolean', default: false },
@@ -64,13 +64,13 @@ async function main(): Promise<void> {
       },
     });
     await writeAtomic(join(outDir, z.card.file), z.bytes);
-    cards.set(name, { ...z.card, sha256: z.sha256 });
+    cards.set(name, { ...z.card, sha256: z.baseSha256 });
     // Written after every expert, so an interrupted run keeps what it finished.
     await writeAtomic(cardsPath, `${JSON.stringify(all.filter((n) => cards.has(n)).map((n) => cards.get(n)!), null, 1)}\n`);
     const c = z.card;
     console.log(
       `${c.key}: ${c.rows.train}/${c.rows.val} formulas, val MAE ${c.val_mae.toPrecision(4)} ${c.unit} (mean-predictor ${c.baseline_val_mae.toPrecision(4)}), ` +
-        `best epoch ${c.training.best_epoch}/${c.training.epochs_run}, load ${loadSeconds.toFixed(1)} s + features ${z.featurizeSeconds.toFixed(1)} s + training ${c.training.seconds} s, sha256 ${z.sha256.slice(0, 16)}`,
+        `best epoch ${c.training.best_epoch}/${c.training.epochs_run}, load ${loadSeconds.toFixed(1)} s + features ${z.featurizeSeconds.toFixed(1)} s + training ${c.training.seconds} s, sha256 ${z.baseSha256.slice(0, 16)}`,
     );
   }
   console.log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s -> ${outDir}`);

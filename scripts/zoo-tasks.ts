@@ -16,16 +16,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseFormula } from '../src/chem/formula.js';
 import { initBackend } from '../src/ml/backend.js';
-import { loadCompositionExperts } from '../src/ml/composition/shipped.js';
-import { compositionExpertWeights } from '../src/ml/composition/kind.js';
+import { loadShippedExperts } from '../src/ml/experts/registry.js';
 import { allowedExperts } from '../src/ml/experts/leakage.js';
 import { serializeEnsemble } from '../src/ml/mixture/ensemble.js';
-import type { MaterialInput } from '../src/ml/experts/expert-kind.js';
-import { predictMixture, type GateInit, type MixtureModel } from '../src/ml/mixture/model.js';
+import type { ExpertInput } from '../src/ml/experts/expert-kind.js';
+import { predictMixture, type MixtureModel } from '../src/ml/mixture/model.js';
 import { readSplit, readTaskRows, taskIndex } from './lib/tasks.js';
 import { trainMixture } from '../src/ml/mixture/trainer.js';
 import { ensembleGate } from '../src/services/model-service.js';
 import { SHIPPED_MODELS_DIR, type ShippedModelCard } from '../src/services/shipped-models.js';
+import { type GateInit } from '../src/ml/mixture/config.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -50,7 +50,7 @@ const [s0, s1] = values.seeds!.split('-').map(Number);
 const seeds = Array.from({ length: (s1 ?? s0) - s0 + 1 }, (_, i) => s0 + i);
 
 const backend = await initBackend('wasm');
-const experts = await loadCompositionExperts();
+const experts = await loadShippedExperts('composition');
 // Availability is the index's `available` flag: some task files (jarvis_3d_gap_tbmbj_comp) have no `file` entry.
 const tasks = taskIndex().filter((t) => t.available && (!values.only || values.only.split(',').includes(t.key)));
 if (tasks.length === 0) throw new Error(`no available task matches --only ${values.only}`);
@@ -63,9 +63,9 @@ const std = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
 for (const task of tasks) {
   const t0 = performance.now();
   const rows = readTaskRows(task.key);
-  const inputs: MaterialInput[] = rows.map((r) => ({ formula: r.formula }));
+  const inputs: ExpertInput[] = rows.map((r) => ({ formula: r.formula }));
   const targets = Float64Array.from(rows, (r) => r.target);
-  const allowed = allowedExperts(task.key, experts).map((b) => compositionExpertWeights(b));
+  const allowed = allowedExperts(task.key, experts);
   const members: MixtureModel[] = [];
   const perSeed: { seed: number; valMae: number; testMae: number; bestEpoch: number }[] = [];
   let parity = { targets: [] as number[], predictions: [] as number[] };
@@ -82,7 +82,7 @@ for (const task of tasks) {
     process.stdout.write(`${task.key} seed ${seed}: val MAE ${r.valMae.toPrecision(4)}, test MAE ${r.testMae?.toPrecision(4)} (best epoch ${r.bestEpoch + 1}) ${r.model.gateWeights.map((w, i) => `${r.model.experts[i].key} ${w.toFixed(2)}`).join(', ')}\n`);
   }
   // Members keep only what fine-tuning changed; the rest is read from the shipped experts at load time.
-  const bytes = serializeEnsemble(members, (key, sha) => experts.find((e) => e.card.key === key && e.sha256 === sha)?.weights);
+  const bytes = serializeEnsemble(members, (key, sha) => experts.find((e) => e.key === key && e.baseSha256 === sha)?.weights);
   const file = `${task.key}.matmoe`;
   await writeFile(join(SHIPPED_MODELS_DIR, file), bytes);
   const testMaes = perSeed.map((p) => p.testMae);

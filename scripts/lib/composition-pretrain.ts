@@ -9,8 +9,7 @@
  */
 import { tf } from '../../src/ml/tf.js';
 import { Adam, cosineFactor } from '../../src/ml/adam.js';
-import { mulberry32, type StateDict } from '../../src/ml/cgcnn/weights.js';
-import { shuffleInPlace } from '../../src/util/random.js';
+import { shuffleInPlace, mulberry32 } from '../../src/util/random.js';
 import {
   checkArchitecture,
   encoderB,
@@ -29,6 +28,7 @@ import {
   type CompositionArchitecture,
   type DenseT,
 } from '../../src/ml/composition/model.js';
+import { type StateDict } from '../../src/ml/safetensors.js';
 
 export interface PretrainConfig {
   architecture: CompositionArchitecture;

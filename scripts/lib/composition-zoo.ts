@@ -7,9 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { compositionFeatureMatrix, featureCount, featurizerSpec } from '../../src/chem/descriptors.js';
-import type { StateDict } from '../../src/ml/cgcnn/weights.js';
 import { COMPOSITION_KIND, type CompositionExpertCard } from '../../src/ml/composition/card.js';
-import { serializeCompositionExpert } from '../../src/ml/composition/shipped.js';
+import { serializeCompositionExpert, type CompositionExpert } from '../../src/ml/composition/expert.js';
 import { SOURCE_QUANTITIES } from '../../src/ml/experts/leakage.js';
 import { DEFAULT_ENCODER, DEFAULT_HEAD, defaultArchitecture } from '../../src/ml/composition/model.js';
 import { SPLIT_SEED, VAL_FRACTION, type SourceSet } from './sources.js';
@@ -53,12 +52,9 @@ function unitOf(set: SourceSet): string {
   return transform ? `${transform}(${unit})` : unit;
 }
 
-export interface ZooExpert {
-  card: CompositionExpertCard;
-  weights: StateDict;
-  /** The .safetensors file. */
+/** A trained expert (its baseSha256 is the sha256 of its file) with its .safetensors bytes. */
+export interface ZooExpert extends CompositionExpert {
   bytes: Uint8Array;
-  sha256: string;
   featurizeSeconds: number;
 }
 
@@ -143,5 +139,5 @@ export function trainZooExpert(set: SourceSet, opts: ZooOptions): ZooExpert {
     file: `${key}.safetensors`,
   };
   const bytes = serializeCompositionExpert(stableCard(card), r.weights);
-  return { card, weights: r.weights, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), featurizeSeconds };
+  return { key, kind: COMPOSITION_KIND, card, weights: r.weights, baseSha256: createHash('sha256').update(bytes).digest('hex'), bytes, featurizeSeconds };
 }

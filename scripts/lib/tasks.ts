@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { SHARED_DIR } from '../../src/paths.js';
 import { parsePymatgenStructure } from '../../src/chem/structure/index.js';
 import { crystalGraph } from '../../src/ml/cgcnn/batching.js';
-import type { MaterialInput } from '../../src/ml/experts/expert-kind.js';
+import type { ExpertInput } from '../../src/ml/experts/expert-kind.js';
 import type { DataSplit } from '../../src/ml/mixture/trainer.js';
 
 export interface TaskMeta {
@@ -61,7 +61,7 @@ export function readSplit(key: string, seed: number, dir = TASKS_DIR): Required<
 }
 
 /** Crystal graphs of the task rows (every row needs a structure). */
-export function taskInputs(rows: readonly TaskRow[]): MaterialInput[] {
+export function taskInputs(rows: readonly TaskRow[]): ExpertInput[] {
   return rows.map((r, i) => {
     if (r.structure === null || r.structure === undefined) throw new Error(`row ${i} (${r.id}) has no structure`);
     return { graph: crystalGraph(parsePymatgenStructure(r.structure)), formula: r.formula };

@@ -1,3 +1,5 @@
+import { UnprocessableError } from '../errors.js';
+
 /** Element symbol → amount (atoms per formula unit as written; may be fractional). */
 export type Composition = Record<string, number>;
 
@@ -24,14 +26,13 @@ export interface Structure {
  * Every user-input problem in src/chem is a ChemError: a stable machine `code`, a message a chemist understands,
  * and, where it makes sense, the character position (formulas) or line (files) of the problem.
  */
-export class ChemError extends Error {
+export class ChemError extends UnprocessableError {
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
     readonly position?: number,
   ) {
-    super(message);
-    this.name = 'ChemError';
+    super(code, message, position !== undefined ? { position } : {});
   }
 }
 
@@ -39,6 +40,5 @@ export class ChemError extends Error {
 export class ParseError extends ChemError {
   constructor(code: string, message: string, position?: number) {
     super(code, message, position);
-    this.name = 'ParseError';
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { MaterialInput } from '../chem/input.js';
-import { InvalidInputsError } from '../services/expert-service.js';
+import { InvalidInputsError } from '../chem/resolve-inputs.js';
 import { HttpProblem } from './problem.js';
 
 /** Shared by POST /v1/predict and POST /v1/models/{id}/predict. */

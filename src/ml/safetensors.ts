@@ -9,6 +9,9 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
+/** Tensor name → tensor: a model's weights in the layout of their safetensors file. */
+export type StateDict = Map<string, NamedTensor>;
+
 export interface SafetensorsFile {
   tensors: Map<string, NamedTensor>;
   /** The optional `__metadata__` string map. */

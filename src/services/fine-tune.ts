@@ -1,4 +1,4 @@
-import { resolveInput, type MaterialInput as UserInput } from '../chem/input.js';
+import { resolveInput, type MaterialInput } from '../chem/input.js';
 import { getDataset, getDatasetRows } from '../db/dataset-queries.js';
 import { completeJob } from '../db/job-queries.js';
 import { insertModel, type ModelRecord } from '../db/model-queries.js';
@@ -6,19 +6,15 @@ import { withTransaction, type Pool } from '../db/pool.js';
 import { getSplit } from '../db/split-queries.js';
 import { getExpert, getExpertWeights, listExperts } from '../db/expert-queries.js';
 import { crystalGraph } from '../ml/cgcnn/batching.js';
-import { checkStateDict } from '../ml/cgcnn/weights.js';
 import { serializeEnsemble, modelSha256 } from '../ml/mixture/ensemble.js';
-import { cardDims, cgcnnExpertWeights, type ExpertCard } from '../ml/cgcnn/shipped.js';
-import type { ExpertWeights, MaterialInput } from '../ml/experts/expert-kind.js';
-import type { CompositionExpertCard } from '../ml/composition/card.js';
-import { parseCompositionExpert } from '../ml/composition/shipped.js';
-import { compositionExpertWeights } from '../ml/composition/kind.js';
-import { predictMixture, type GateInit } from '../ml/mixture/model.js';
-import { parseSafetensors } from '../ml/safetensors.js';
+import type { ExpertWeights, ExpertInput } from '../ml/experts/expert-kind.js';
+import { predictMixture } from '../ml/mixture/model.js';
 import { trainMixture, type EpochProgress } from '../ml/mixture/trainer.js';
 import { JobRejected } from '../queue/job-types.js';
 import { leakageReason } from '../ml/experts/leakage.js';
+import { expertFromBytes } from '../ml/experts/registry.js';
 import { ensembleGate, modelNeedsStructure } from './model-service.js';
+import { type GateInit } from '../ml/mixture/config.js';
 
 export interface FineTunePayload {
   dataset: string;
@@ -52,20 +48,12 @@ export function trainingDefaults(expertKinds: readonly string[]): { loss: 'mse' 
   return compositionOnly ? { loss: 'l1', gateInit: 'probe' } : { loss: 'mse', gateInit: 'equal' };
 }
 
-/** Experts from Postgres (the source of truth), their weights checked against the architecture in their card. */
+/** Experts from Postgres (the source of truth), each checked against its card as it is read. */
 export async function loadExpertBundles(pool: Pool, keys: readonly string[]): Promise<ExpertWeights[]> {
   return Promise.all(keys.map(async (key) => {
     const [record, blob] = await Promise.all([getExpert(pool, key), getExpertWeights(pool, key)]);
     if (!record || !blob) throw new Error(`expert ${key} is not in the database`);
-    const bytes = new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength);
-    if (record.kind === 'composition') {
-      const parsed = parseCompositionExpert(bytes, record.card as unknown as CompositionExpertCard);
-      return compositionExpertWeights({ card: parsed.card, weights: parsed.weights, sha256: blob.sha256 });
-    }
-    const card = record.card as unknown as ExpertCard;
-    const { tensors } = parseSafetensors(bytes);
-    checkStateDict(tensors, cardDims(card));
-    return cgcnnExpertWeights({ card, weights: tensors, sha256: blob.sha256, path: `postgres:experts/${key}` });
+    return expertFromBytes(record.kind, new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength), record.card, blob.sha256);
   }));
 }
 
@@ -119,8 +107,8 @@ export async function runFineTune(opts: {
   const defaults = trainingDefaults(bundles.map((b) => b.kind));
 
   await opts.report({ stage: 'preparing', rows: rows.length, experts: keys.length });
-  const inputs: MaterialInput[] = rows.map((r) => {
-    const resolved = resolveInput(r.input as UserInput);
+  const inputs: ExpertInput[] = rows.map((r) => {
+    const resolved = resolveInput(r.input as MaterialInput);
     return needsStructure && resolved.structure ? { formula: resolved.formula, graph: crystalGraph(resolved.structure) } : { formula: resolved.formula };
   });
   const targets = Float64Array.from(rows, (r) => r.target);
@@ -147,7 +135,7 @@ export async function runFineTune(opts: {
   await opts.report({ ...lastProgress, stage: 'saving' });
   const testRows = split.test;
   const testPred = testRows.length > 0 ? predictMixture(result.model, testRows.map((i) => inputs[i])) : new Float32Array();
-  const trainingElements = [...new Set(split.train.flatMap((i) => Object.keys(resolveInput(rows[i].input as UserInput).composition)))].sort();
+  const trainingElements = [...new Set(split.train.flatMap((i) => Object.keys(resolveInput(rows[i].input as MaterialInput).composition)))].sort();
   const baseOf = (key: string, sha: string) => bundles.find((b) => b.key === key && b.baseSha256 === sha)?.weights;
   const weights = serializeEnsemble([result.model], baseOf);
   const members = [result.model];

@@ -1,13 +1,13 @@
-import type { MaterialInput as UserInput } from '../chem/input.js';
+import type { MaterialInput } from '../chem/input.js';
 import { ChemError, type Composition } from '../chem/types.js';
 import { getModel, getModelVersion, getModelWeights, type ModelRecord } from '../db/model-queries.js';
 import type { Pool } from '../db/pool.js';
 import { crystalGraph } from '../ml/cgcnn/batching.js';
 import type { BaseWeights } from '../ml/mixture/checkpoint.js';
 import { loadEnsemble } from '../ml/mixture/ensemble.js';
-import type { MaterialInput } from '../ml/experts/expert-kind.js';
+import type { ExpertInput } from '../ml/experts/expert-kind.js';
 import { predictMixture, type MixtureModel } from '../ml/mixture/model.js';
-import { resolveEach } from './expert-service.js';
+import { resolveEach } from '../chem/resolve-inputs.js';
 
 /** Expert kinds that read a crystal structure; every other kind reads the composition. */
 const STRUCTURE_KINDS = new Set(['cgcnn']);
@@ -131,8 +131,8 @@ export class ModelService {
   }
 
   /** Checks every input first (all problems reported together), then predicts in input order. */
-  async predict(model: LoadedModel, inputs: readonly UserInput[]): Promise<MaterialPrediction[]> {
-    const { resolved, mapped: mlInputs } = resolveEach(inputs, (r): MaterialInput => {
+  async predict(model: LoadedModel, inputs: readonly MaterialInput[]): Promise<MaterialPrediction[]> {
+    const { resolved, mapped: mlInputs } = resolveEach(inputs, (r): ExpertInput => {
       if (model.needsStructure && !r.structure) {
         throw new ChemError('structure_required', `model "${model.record.name}" mixes crystal-structure experts and needs a structure: send "structure" (pymatgen JSON), "cif" or "poscar" instead of "formula"`);
       }

@@ -2,20 +2,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { fixture, fixtureGraphs } from './fixture-graphs.js';
-import { loadShippedExperts, expertEmbeddings, predictExpert } from '../../src/ml/cgcnn/shipped.js';
+import { expertEmbeddings, predictExpert } from '../../src/ml/cgcnn/expert.js';
+import { loadShippedExperts } from '../../src/ml/experts/registry.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/ml/safetensors.js';
 import { batchesByAtoms } from '../../src/ml/cgcnn/batching.js';
 
 const graphs = fixtureGraphs;
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
-const experts = await loadShippedExperts();
+const experts = await loadShippedExperts('cgcnn');
 
 test('18 experts load with sha256 and cards in the paper order', () => {
   assert.equal(experts.length, 18);
   assert.equal(experts[0].card.key, 'mp_eform');
   assert.equal(experts[17].card.key, 'jarvis_kvrh');
-  for (const e of experts) assert.match(e.sha256, /^[0-9a-f]{64}$/);
+  for (const e of experts) assert.match(e.baseSha256, /^[0-9a-f]{64}$/);
 });
 
 test('embeddings of every fixture crystal match PyTorch to 1e-4, for all 18 experts', () => {

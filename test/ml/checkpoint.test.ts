@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
-import { loadShippedExperts } from '../../src/ml/cgcnn/shipped.js';
+import { loadShippedExperts } from '../../src/ml/experts/registry.js';
 import { predictMixture, mixtureGate } from '../../src/ml/mixture/model.js';
 import { trainMixture } from '../../src/ml/mixture/trainer.js';
 import { CheckpointError, checkpointSha256, loadCheckpoint, serializeCheckpoint } from '../../src/ml/mixture/checkpoint.js';
 import { fixtureGraphs } from './fixture-graphs.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
-const shipped = await loadShippedExperts();
+const shipped = await loadShippedExperts('cgcnn');
 
 const inputs = fixtureGraphs.map((graph) => ({ graph }));
 const targets = fixtureGraphs.map((g) => g.atomicNumbers.reduce((a, b) => a + b, 0) / g.atomicNumbers.length);

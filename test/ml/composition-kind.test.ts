@@ -7,8 +7,8 @@ import type { CrystalGraph } from '../../src/ml/cgcnn/batching.js';
 import type { TrainableOptions } from '../../src/ml/experts/expert-kind.js';
 import { loadSourceSet, subsampleSplit } from '../../scripts/lib/sources.js';
 import { trainZooExpert } from '../../scripts/lib/composition-zoo.js';
-import { compositionEmbeddings } from '../../src/ml/composition/shipped.js';
-import { compositionExpertWeights, compositionKind, inputComposition, scratchCompositionExpert } from '../../src/ml/composition/kind.js';
+import { compositionEmbeddings } from '../../src/ml/composition/expert.js';
+import { compositionKind, inputComposition, scratchCompositionExpert } from '../../src/ml/composition/kind.js';
 
 const backend = await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
 
@@ -19,7 +19,7 @@ const z = trainZooExpert(set, {
   backend: backend.name,
   machine: 'test',
 });
-const expert = compositionExpertWeights(z);
+const expert = z;
 const formulas = ['Fe2O3', 'NaCl', 'MgO', 'SiC', 'TiO2', 'GaN'];
 const inputs = formulas.map((formula) => ({ formula }));
 const comps = formulas.map((f) => parseFormula(f).amounts);
@@ -94,7 +94,7 @@ test('fine-tuning the last layer: its variables train, snapshot/restore and expo
     const moved = t.exportWeights();
     assert.deepEqual(moved.weights.get('encoder.0.weight')!.data, expert.weights.get('encoder.0.weight')!.data, 'frozen layer untouched');
     assert.notDeepEqual(moved.weights.get('encoder.1.weight')!.data, expert.weights.get('encoder.1.weight')!.data);
-    assert.equal(moved.baseSha256, z.sha256);
+    assert.equal(moved.baseSha256, z.baseSha256);
     // The exported weights embed like the trainable does now.
     const e2 = t.embed(rowsOf(0, 1, 2, 3, 4, 5), false);
     assert.ok(maxDiff(compositionKind.embed(moved, inputs), e2.dataSync()) < 1e-5);

@@ -16,7 +16,7 @@ import {
   runModel,
   type CompositionArchitecture,
 } from '../../src/ml/composition/model.js';
-import type { StateDict } from '../../src/ml/cgcnn/weights.js';
+import { type StateDict } from '../../src/ml/safetensors.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
 

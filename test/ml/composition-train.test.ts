@@ -10,13 +10,13 @@ import { loadSourceSet, subsampleSplit } from '../../scripts/lib/sources.js';
 import { defaultArchitecture } from '../../src/ml/composition/model.js';
 import { pretrainCompositionExpert } from '../../scripts/lib/composition-pretrain.js';
 import { stableCard, trainZooExpert } from '../../scripts/lib/composition-zoo.js';
+import { loadShippedExperts } from '../../src/ml/experts/registry.js';
 import {
   compositionEmbeddings,
-  loadCompositionExperts,
-  parseCompositionExpert,
+  compositionExpertFromBytes,
   predictCompositionExpert,
   serializeCompositionExpert,
-} from '../../src/ml/composition/shipped.js';
+} from '../../src/ml/composition/expert.js';
 
 const backend = await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
 
@@ -73,14 +73,14 @@ test('a zoo expert survives save → load with identical predictions and embeddi
   const opts = { recipe: { ...tiny, epochs: 2 }, split, backend: backend.name, machine: 'test' };
   const z = trainZooExpert(set, opts);
   const again = trainZooExpert(set, opts);
-  assert.equal(again.sha256, z.sha256, 'same inputs, same bytes');
+  assert.equal(again.baseSha256, z.baseSha256, 'same inputs, same bytes');
   assert.equal(z.card.key, 'comp_mp_log_kvrh');
   assert.equal(z.card.unit, 'log10(GPa)');
   assert.equal(z.card.rows.train, split.train.length);
 
   const comps = Array.from(split.val.slice(0, 40), (i) => set.compositions[i]);
   const direct = predictCompositionExpert(z, comps);
-  const parsed = parseCompositionExpert(z.bytes);
+  const parsed = compositionExpertFromBytes(z.bytes);
   assert.deepEqual(parsed.card, stableCard(z.card), 'the file carries the card without run timings');
   assert.deepEqual(predictCompositionExpert(parsed, comps), direct);
   assert.deepEqual(compositionEmbeddings(parsed, comps), compositionEmbeddings(z, comps));
@@ -89,8 +89,8 @@ test('a zoo expert survives save → load with identical predictions and embeddi
   try {
     await writeFile(join(dir, z.card.file), z.bytes);
     await writeFile(join(dir, 'experts.json'), JSON.stringify([z.card]));
-    const [loaded] = await loadCompositionExperts(dir);
-    assert.equal(loaded.sha256, z.sha256);
+    const [loaded] = await loadShippedExperts('composition', dir);
+    assert.equal(loaded.baseSha256, z.baseSha256);
     assert.deepEqual(predictCompositionExpert(loaded, comps), direct);
     // Predictions are in the card's unit: near the held-out targets, not z-scores.
     const mae = comps.reduce((s, _, k) => s + Math.abs(direct[k] - set.targets[split.val[k]]), 0) / comps.length;
@@ -103,5 +103,5 @@ test('a zoo expert survives save → load with identical predictions and embeddi
 test('a weights file whose featurizer differs from this build is refused', () => {
   const z = trainZooExpert(set, { recipe: { ...tiny, epochs: 1 }, split, backend: backend.name, machine: 'test' });
   const card = { ...stableCard(z.card), featurizer: { ...z.card.featurizer, version: 'magpie-comp-v0' } };
-  assert.throws(() => parseCompositionExpert(serializeCompositionExpert(card, z.weights)), /featurizer magpie-comp-v0/);
+  assert.throws(() => compositionExpertFromBytes(serializeCompositionExpert(card, z.weights)), /featurizer magpie-comp-v0/);
 });

@@ -4,14 +4,15 @@ import { readFileSync, statSync } from 'node:fs';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { compositionFeatureMatrix, featurizerSpec } from '../../src/chem/descriptors.js';
 import { parseFormula } from '../../src/chem/formula.js';
-import { compositionEmbeddings, loadCompositionExperts, predictCompositionExpert, predictFromFeatures } from '../../src/ml/composition/shipped.js';
+import { compositionEmbeddings, predictCompositionExpert, predictFromFeatures } from '../../src/ml/composition/expert.js';
+import { loadShippedExperts } from '../../src/ml/experts/registry.js';
 import { allowedExperts } from '../../src/ml/experts/leakage.js';
 import { loadSourceSet, sourceIndex } from '../../scripts/lib/sources.js';
 import { stableCard } from '../../scripts/lib/composition-zoo.js';
 import { parseSafetensors } from '../../src/ml/safetensors.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
-const experts = await loadCompositionExperts();
+const experts = await loadShippedExperts('composition');
 const sources = sourceIndex().map((s) => s.name);
 
 test('one shipped expert per source set, in source order, with complete cards', () => {
@@ -21,7 +22,7 @@ test('one shipped expert per source set, in source order, with complete cards', 
   );
   for (const e of experts) {
     assert.equal(e.card.kind, 'composition');
-    assert.equal(e.card.sha256, e.sha256, `${e.card.key}: experts.json records the file's sha256`);
+    assert.equal(e.card.sha256, e.baseSha256, `${e.card.key}: experts.json records the file's sha256`);
     assert.deepEqual(e.card.featurizer, featurizerSpec());
     assert.ok(statSync(e.path).size < 1_000_000, `${e.card.key} is small`);
     assert.ok(e.card.val_mae > 0 && e.card.val_mae < e.card.baseline_val_mae, `${e.card.key} beats the mean predictor`);

@@ -3,19 +3,20 @@ import assert from 'node:assert/strict';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { loadCheckpoint, serializeCheckpoint } from '../../src/ml/mixture/checkpoint.js';
 import { parseFormula } from '../../src/chem/formula.js';
-import { loadCompositionExperts, predictCompositionExpert } from '../../src/ml/composition/shipped.js';
-import { compositionExpertWeights, compositionKind, scratchCompositionExpert } from '../../src/ml/composition/kind.js';
+import { predictCompositionExpert } from '../../src/ml/composition/expert.js';
+import { compositionKind, scratchCompositionExpert } from '../../src/ml/composition/kind.js';
 import { fitRidge, predictRidge, probeExperts, probeLogits, probeLogitsByGroup } from '../../src/ml/mixture/probe.js';
 import { readTaskRows } from '../../scripts/lib/tasks.js';
 import type { ExpertWeights } from '../../src/ml/experts/expert-kind.js';
-import { cgcnnExpertWeights, loadShippedExperts } from '../../src/ml/cgcnn/shipped.js';
-import { predictMixture, resolveConfig } from '../../src/ml/mixture/model.js';
+import { loadShippedExperts } from '../../src/ml/experts/registry.js';
+import { predictMixture } from '../../src/ml/mixture/model.js';
 import { trainMixture, type MixtureData } from '../../src/ml/mixture/trainer.js';
 import { fixtureGraphs } from './fixture-graphs.js';
+import { resolveConfig } from '../../src/ml/mixture/config.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
-const cgcnn = (await loadShippedExperts()).map(cgcnnExpertWeights);
-const composition = (await loadCompositionExperts()).map((b) => compositionExpertWeights(b));
+const cgcnn = await loadShippedExperts('cgcnn');
+const composition = await loadShippedExperts('composition');
 const pick = (pool: ExpertWeights[], ...keys: string[]) => keys.map((k) => pool.find((e) => e.key === k)!);
 
 /** 12 fixture crystals, each twice, as structures only: composition experts read the structure's sites. */
@@ -112,7 +113,7 @@ test('ridge probes recover a linear target exactly and rank the expert that hold
   // Target = what comp_mp_gap predicts: its probe must win, and the gate starts there.
   const formulas = readTaskRows('expt_bandgap').slice(0, 160).map((r) => r.formula);
   const experts = pick(composition, 'comp_mp_e_form', 'comp_mp_log_gvrh', 'comp_mp_gap', 'comp_jarvis3d_eps');
-  const gapExpert = (await loadCompositionExperts()).find((b) => b.card.key === 'comp_mp_gap')!;
+  const gapExpert = (await loadShippedExperts('composition')).find((b) => b.card.key === 'comp_mp_gap')!;
   const targets = Array.from(predictCompositionExpert(gapExpert, formulas.map((f) => parseFormula(f).amounts)));
   const rows = Array.from({ length: formulas.length }, (_, i) => i);
   const data: MixtureData = { inputs: formulas.map((formula) => ({ formula })), targets, split: { train: rows.slice(0, 120), val: rows.slice(120) } };

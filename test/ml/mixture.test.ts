@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/ml/tf.js';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
-import { cgcnnExpertWeights, loadShippedExperts, expertEmbeddings, type ExpertBundle } from '../../src/ml/cgcnn/shipped.js';
-import { gatePenalty, gateState, gateTieRank, headForward, mixEmbeddings, penaltyTensor, predictMixture, resolveConfig, topK } from '../../src/ml/mixture/model.js';
-import { cgcnnKind } from '../../src/ml/cgcnn/trainable.js';
+import { expertEmbeddings, type CgcnnExpert } from '../../src/ml/cgcnn/expert.js';
+import { loadShippedExperts } from '../../src/ml/experts/registry.js';
+import { predictMixture } from '../../src/ml/mixture/model.js';
+import { cgcnnKind } from '../../src/ml/cgcnn/kind.js';
 import { trainMixture, type MixtureData } from '../../src/ml/mixture/trainer.js';
 import { Adam, cosineFactor } from '../../src/ml/adam.js';
 import { fitNormalizer } from '../../src/ml/mixture/normalizer.js';
@@ -12,10 +13,13 @@ import { fixtureGraphs } from './fixture-graphs.js';
 import { adaptFrozenBatchNorm } from '../../src/ml/cgcnn/adapt-batchnorm.js';
 import { graphStore, storeBatch } from '../../src/ml/cgcnn/batching.js';
 import { atomStates, batchTensors, cgcnnTensors, convPreActivations, disposeBatchTensors, disposeCgcnnTensors } from '../../src/ml/cgcnn/forward.js';
+import { resolveConfig } from '../../src/ml/mixture/config.js';
+import { topK, gateTieRank, gateState, gatePenalty, mixEmbeddings, penaltyTensor } from '../../src/ml/mixture/gate.js';
+import { headForward } from '../../src/ml/mixture/head.js';
 
 await initBackend((process.env.TFJS_BACKEND as BackendName | undefined) ?? 'wasm');
-const shipped = await loadShippedExperts();
-const byKey = (k: string): ExpertBundle => shipped.find((e) => e.card.key === k)!;
+const shipped = await loadShippedExperts('cgcnn');
+const byKey = (k: string): CgcnnExpert => shipped.find((e) => e.card.key === k)!;
 
 /** 12 fixture crystals, each twice (24 rows), target = a smooth function of composition, in a fixed split. */
 function tinyData(): MixtureData {
@@ -119,7 +123,7 @@ test('symmetry dedupe leaves embeddings unchanged in eval and in batch-statistic
   const rows = Int32Array.from({ length: 12 }, (_, i) => i);
   for (const key of ['mp_eform', 'weighted_p_e_cond', 'jarvis_dielectric_opt']) {
     const e = byKey(key);
-    const base = cgcnnExpertWeights(e);
+    const base = e;
     const opts = { finetuneLayers: 1, scratch: false, batchNorm: 'batch' as const, frozenBatchNorm: 'source' as const, maxBatchAtoms: 1000 };
     const full = cgcnnKind.createTrainable(base, { ...opts, dedupeTolerance: null });
     full.prepare(data.inputs);

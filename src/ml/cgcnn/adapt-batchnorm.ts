@@ -11,7 +11,8 @@
 import { tf } from '../tf.js';
 import { storeBatch, storeBatchesByAtoms, type GraphStore } from './batching.js';
 import { BN_EPS, cgcnnTensors, convPreActivations, convTensors, disposeCgcnnTensors, disposeConvTensors } from './forward.js';
-import { cloneStateDict, type StateDict } from './weights.js';
+import { cloneStateDict } from './weights.js';
+import { type StateDict } from '../safetensors.js';
 
 /** Running mean and variance over many batches (Chan et al.), per channel, in float64. */
 class Moments {

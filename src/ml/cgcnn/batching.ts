@@ -7,6 +7,7 @@ import { buildNeighborGraph, gaussianExpand, GRAPH_VERSION } from '../../chem/ne
 import { atomicNumber } from '../../chem/elements.js';
 import { ChemError, type Structure } from '../../chem/types.js';
 import { ATOM_FEATURE_LENGTH, writeAtomFeatures } from './atom-features.js';
+import type { ExpertInput } from '../experts/expert-kind.js';
 
 export { GRAPH_VERSION };
 
@@ -192,4 +193,11 @@ export function storeBatchesByAtoms(store: GraphStore, rows: ArrayLike<number>, 
   }
   if (cur.length > 0) out.push(cur);
   return out;
+}
+
+export function graphsOf(inputs: readonly ExpertInput[]): CrystalGraph[] {
+  return inputs.map((x, i) => {
+    if (!x.graph) throw new ChemError('structure_required', `input ${i} has no crystal structure; CGCNN experts need one`);
+    return x.graph;
+  });
 }

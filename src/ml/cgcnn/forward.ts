@@ -13,7 +13,8 @@
  */
 import { tf } from '../tf.js';
 import type { GraphBatch } from './batching.js';
-import { PAPER_DIMS, type CgcnnDims, type StateDict } from './weights.js';
+import { PAPER_DIMS, type CgcnnDims } from './weights.js';
+import { type StateDict } from '../safetensors.js';
 
 type T1 = tf.Tensor1D;
 type T2 = tf.Tensor2D;

@@ -3,11 +3,9 @@
  * experts (rees-c/MoE `cgcnn/model.py`), checked and kept as plain arrays. The state dict stays the canonical
  * form so that a fine-tuned expert can be written back under the same names, bit for bit.
  */
-import type { NamedTensor } from '../safetensors.js';
+import type { NamedTensor, StateDict } from '../safetensors.js';
 import { mulberry32 } from '../../util/random.js';
 
-/** Re-exported for the modules that seed initialisation and shuffling. */
-export { mulberry32 };
 
 export interface CgcnnDims {
   /** 92: CGCNN's one-hot atom features. */
@@ -23,8 +21,6 @@ export interface CgcnnDims {
 }
 
 export const PAPER_DIMS: CgcnnDims = { origAtomFea: 92, nbrFea: 41, atomFea: 64, nConv: 4, hFea: 32 };
-
-export type StateDict = Map<string, NamedTensor>;
 
 /** The learned parameters and buffers of one conv layer, named as in PyTorch. */
 export const CONV_PARAM_NAMES = [

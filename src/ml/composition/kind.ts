@@ -9,9 +9,9 @@ import { ELEMENT_SYMBOLS } from '../../chem/elements.js';
 import { parseFormula } from '../../chem/formula.js';
 import { ChemError, type Composition } from '../../chem/types.js';
 import { tf } from '../tf.js';
-import type { ExpertKind, ExpertWeights, MaterialInput, RowsRef, TrainableExpert, TrainableOptions } from '../experts/expert-kind.js';
+import type { ExpertKind, ExpertWeights, ExpertInput, RowsRef, TrainableExpert, TrainableOptions } from '../experts/expert-kind.js';
 import { checkCard, COMPOSITION_KIND, type CompositionExpertCard } from './card.js';
-import { checkFeaturizer } from './shipped.js';
+import { checkFeaturizer, compositionExpertFromBytes, type CompositionExpert } from './expert.js';
 import {
   checkWeights,
   cloneWeights,
@@ -33,7 +33,7 @@ import {
 } from './model.js';
 
 /** The composition a composition expert sees for one input: the formula if given, else the structure's sites. */
-export function inputComposition(input: MaterialInput): Composition {
+export function inputComposition(input: ExpertInput): Composition {
   if (typeof input.formula === 'string') return parseFormula(input.formula).amounts;
   if (input.graph) {
     const c: Composition = {};
@@ -86,7 +86,7 @@ class CompositionTrainable implements TrainableExpert {
     }
   }
 
-  prepare(inputs: readonly MaterialInput[], opts: { statRows?: ArrayLike<number> } = {}): void {
+  prepare(inputs: readonly ExpertInput[], opts: { statRows?: ArrayLike<number> } = {}): void {
     this.clearCache();
     const raw = compositionFeatureMatrix(inputs.map(inputComposition));
     const d = this.arch.input_dim;
@@ -200,11 +200,12 @@ class CompositionTrainable implements TrainableExpert {
 
 export const compositionKind: ExpertKind = {
   kind: COMPOSITION_KIND,
+  fromBytes: compositionExpertFromBytes,
   createTrainable(base: ExpertWeights, opts: TrainableOptions): TrainableExpert {
     this.validate(base);
     return new CompositionTrainable(base, opts);
   },
-  embed(expert: ExpertWeights, inputs: readonly MaterialInput[]): Float32Array {
+  embed(expert: ExpertWeights, inputs: readonly ExpertInput[]): Float32Array {
     const card = cardOf(expert);
     return runModel(expert.weights, card.architecture, compositionFeatureMatrix(inputs.map(inputComposition)), false).embeddings;
   },
@@ -216,16 +217,11 @@ export const compositionKind: ExpertKind = {
   },
 };
 
-/** A stored composition expert as the mixture's `ExpertWeights`. */
-export function compositionExpertWeights(b: { card: CompositionExpertCard; weights: ExpertWeights['weights']; sha256: string }): ExpertWeights {
-  return { key: b.card.key, kind: COMPOSITION_KIND, card: { ...b.card } as unknown as Record<string, unknown>, baseSha256: b.sha256, weights: b.weights };
-}
-
 /**
  * A randomly initialised composition expert for training from scratch (the mixture's `scratch` mode): every layer
  * trains, and `prepare` standardises the descriptors with the statistics of the inputs it is given.
  */
-export function scratchCompositionExpert(key: string, seed: number, encoder: readonly number[] = DEFAULT_ENCODER, head: readonly number[] = DEFAULT_HEAD): ExpertWeights {
+export function scratchCompositionExpert(key: string, seed: number, encoder: readonly number[] = DEFAULT_ENCODER, head: readonly number[] = DEFAULT_HEAD): CompositionExpert {
   const architecture = defaultArchitecture(featureCount, encoder, head);
   const card: CompositionExpertCard = {
     key,
@@ -246,5 +242,5 @@ export function scratchCompositionExpert(key: string, seed: number, encoder: rea
     training: { epochs_cap: 0, epochs_run: 0, best_epoch: -1, patience: 0, batch_size: 0, lr: 0, lr_schedule: '', weight_decay: 0, optimizer: '', seed, backend: '' },
     file: '',
   };
-  return { key, kind: COMPOSITION_KIND, card: card as unknown as Record<string, unknown>, baseSha256: '', weights: initWeights(architecture, seed) };
+  return { key, kind: COMPOSITION_KIND, card, baseSha256: '', weights: initWeights(architecture, seed) };
 }

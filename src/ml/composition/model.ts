@@ -8,10 +8,9 @@
  * The embedding is a softplus output like the CGCNN experts' `softplus(pooled)`, so both kinds hand the mixture
  * non-negative 64-d vectors. Weights are kept [in, out] (x·W): on wasm a transposed matmul is ~10x slower.
  */
-import type { NamedTensor } from '../safetensors.js';
-import type { StateDict } from '../cgcnn/weights.js';
-import { mulberry32 } from '../cgcnn/weights.js';
+import { type NamedTensor, type StateDict } from '../safetensors.js';
 import { tf } from '../tf.js';
+import { mulberry32 } from '../../util/random.js';
 
 export const EMBEDDING_DIM = 64;
 export const ARCHITECTURE_TYPE = 'composition-mlp';

@@ -5,22 +5,25 @@
  */
 import type { tf } from '../tf.js';
 import type { CrystalGraph } from '../cgcnn/batching.js';
-import type { StateDict } from '../cgcnn/weights.js';
+import { type StateDict } from '../safetensors.js';
 
 /** One material as the experts see it; each kind reads what it needs and rejects inputs that lack it. */
-export interface MaterialInput {
+export interface ExpertInput {
   /** Crystal graph (structure experts). */
   graph?: CrystalGraph;
   /** Chemical formula (composition experts). */
   formula?: string;
 }
 
-/** An expert as stored in a model or checkpoint: identity, card and the complete weights (fine-tuned layers included). */
-export interface ExpertWeights {
+/**
+ * An expert as shipped, stored in Postgres or carried by a model checkpoint: identity, card and the complete weights
+ * (fine-tuned layers included). `C` is the card's shape where the kind is known (`CgcnnCard`, `CompositionExpertCard`).
+ */
+export interface ExpertWeights<C extends object = object> {
   key: string;
   kind: string;
-  /** The expert's card (for CGCNN: `ExpertCard` of experts.json). */
-  card: Record<string, unknown>;
+  /** The expert's card as in its experts.json. */
+  card: C;
   /** sha256 of the shipped weights this expert started from ('' for an expert trained from scratch). */
   baseSha256: string;
   weights: StateDict;
@@ -61,7 +64,7 @@ export interface TrainableExpert {
    * Computes and keeps the frozen part for every input. Must be called before `embed`. `statRows` are the rows
    * whose statistics frozen normalisation layers may adapt to (the training split; never validation or test).
    */
-  prepare(inputs: readonly MaterialInput[], opts?: { statRows?: ArrayLike<number> }): void;
+  prepare(inputs: readonly ExpertInput[], opts?: { statRows?: ArrayLike<number> }): void;
   /**
    * [rows, dim]; with `training` it may use batch statistics and records what `afterStep` needs. Call it inside a
    * tf.tidy / tf.variableGrads scope, which frees the batch tensors once the backward pass is done.
@@ -79,9 +82,11 @@ export interface TrainableExpert {
 
 export interface ExpertKind {
   readonly kind: string;
+  /** The expert in a weights file, with its card; both are checked. `sha256` names the file it came from. */
+  fromBytes(bytes: Uint8Array, card: unknown, sha256: string): ExpertWeights;
   createTrainable(base: ExpertWeights, opts: TrainableOptions): TrainableExpert;
   /** Inference: [inputs.length * dim] embeddings of a stored expert. */
-  embed(expert: ExpertWeights, inputs: readonly MaterialInput[], maxBatchAtoms?: number): Float32Array;
+  embed(expert: ExpertWeights, inputs: readonly ExpertInput[], maxBatchAtoms?: number): Float32Array;
   /** Checks that a stored expert is complete and well-formed (used when loading checkpoints). */
   validate(expert: ExpertWeights): void;
 }

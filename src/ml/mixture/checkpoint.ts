@@ -7,11 +7,12 @@
  * Loading needs nothing but these bytes, and a single flipped bit is refused.
  */
 import { createHash } from 'node:crypto';
-import { parseSafetensors, serializeSafetensors, type NamedTensor } from '../safetensors.js';
+import { parseSafetensors, serializeSafetensors, type NamedTensor, type StateDict } from '../safetensors.js';
 import { ATOM_FEATURES_VERSION } from '../cgcnn/atom-features.js';
 import { GRAPH_VERSION } from '../cgcnn/batching.js';
-import { expertKind, MODEL_FORMAT, type DenseLayer, type MixtureModel } from './model.js';
-import type { StateDict } from '../cgcnn/weights.js';
+import { MODEL_FORMAT, type MixtureModel } from './model.js';
+import { type DenseLayer } from './head.js';
+import { expertKind } from '../experts/registry.js';
 
 const MAGIC = 'MATMOECK';
 const VERSION = 1;
@@ -34,7 +35,7 @@ interface Manifest {
   gateLogits: number[];
   selected: number[];
   gateWeights: number[];
-  experts: { key: string; kind: string; card: Record<string, unknown>; baseSha256: string; tensors: string[]; fromBase?: string[] }[];
+  experts: { key: string; kind: string; card: object; baseSha256: string; tensors: string[]; fromBase?: string[] }[];
   head: { nIn: number; nOut: number }[];
   normalizer: MixtureModel['normalizer'];
   versions: MixtureModel['versions'];

@@ -12,27 +12,18 @@ import { tf } from '../tf.js';
 import { Adam, cosineFactor } from '../adam.js';
 import { ATOM_FEATURES_VERSION } from '../cgcnn/atom-features.js';
 import { GRAPH_VERSION } from '../cgcnn/batching.js';
-import { mulberry32, randomStateDict } from '../cgcnn/weights.js';
-import { cgcnnExpertWeights, EMBEDDING_DIM, loadShippedExperts, type ExpertBundle } from '../cgcnn/shipped.js';
-import type { ExpertWeights, MaterialInput, TrainableExpert } from '../experts/expert-kind.js';
-import {
-  expertKind,
-  finetuneLayersOf,
-  gateState,
-  gateTieRank,
-  headForward,
-  initHead,
-  mixEmbeddings,
-  MODEL_FORMAT,
-  penaltyTensor,
-  resolveConfig,
-  type DenseLayer,
-  type MixtureConfig,
-  type MixtureModel,
-} from './model.js';
+import { randomStateDict } from '../cgcnn/weights.js';
+import { EMBEDDING_DIM } from '../cgcnn/expert.js';
+import { loadShippedExperts } from '../experts/registry.js';
+import type { ExpertWeights, ExpertInput, TrainableExpert } from '../experts/expert-kind.js';
+import { MODEL_FORMAT, type MixtureModel } from './model.js';
 import { fitNormalizer, type Normalizer } from './normalizer.js';
-import { shuffleInPlace } from '../../util/random.js';
+import { shuffleInPlace, mulberry32 } from '../../util/random.js';
 import { probeExperts, probeLogits, probeLogitsByGroup } from './probe.js';
+import { type MixtureConfig, finetuneLayersOf, resolveConfig } from './config.js';
+import { gateTieRank, gateState, mixEmbeddings, penaltyTensor } from './gate.js';
+import { type DenseLayer, initHead, headForward } from './head.js';
+import { expertKind } from '../experts/registry.js';
 
 export interface DataSplit {
   train: readonly number[];
@@ -41,7 +32,7 @@ export interface DataSplit {
 }
 
 export interface MixtureData {
-  inputs: readonly MaterialInput[];
+  inputs: readonly ExpertInput[];
   /** In target units; only rows named by the split are read. */
   targets: ArrayLike<number>;
   split: DataSplit;
@@ -64,7 +55,7 @@ export interface EpochProgress {
 
 export interface TrainOptions {
   /** Experts to draw from, of any kind (default: the shipped CGCNN experts). */
-  experts?: readonly (ExpertBundle | ExpertWeights)[];
+  experts?: readonly ExpertWeights[];
   /** After each expert's frozen part is computed (the slow part before the first epoch). */
   onPrepare?(progress: { expert: string; done: number; total: number; seconds: number }): void;
   onEpoch?(progress: EpochProgress): void | Promise<void>;
@@ -114,13 +105,9 @@ interface HeadVars {
   b: tf.Variable<tf.Rank.R1>;
 }
 
-function toWeights(b: ExpertBundle | ExpertWeights): ExpertWeights {
-  return 'kind' in b ? b : cgcnnExpertWeights(b);
-}
-
 export async function trainMixture(data: MixtureData, partial: Partial<MixtureConfig>, opts: TrainOptions = {}): Promise<TrainResult> {
   checkData(data);
-  const pool = (opts.experts ?? (partial.mode === 'scratch' ? [] : await loadShippedExperts())).map(toWeights);
+  const pool: readonly ExpertWeights[] = opts.experts ?? (partial.mode === 'scratch' ? [] : await loadShippedExperts('cgcnn'));
   const config = resolveConfig(partial, pool.map((e) => e.key));
   const t0 = performance.now();
 

@@ -1,19 +1,19 @@
 import type { FastifyError } from 'fastify';
 import fp from 'fastify-plugin';
-import { ChemError } from '../../chem/types.js';
+import { AppError } from '../../errors.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemBody } from '../../http/problem.js';
 
 /** Every error leaves as application/problem+json with a stable code; internals never leak to the client. */
 export default fp(async (app) => {
-  app.setErrorHandler((error: FastifyError | HttpProblem | ChemError, request, reply) => {
+  app.setErrorHandler((error: FastifyError | HttpProblem | AppError, request, reply) => {
     let status: number;
     let body;
     if (error instanceof HttpProblem) {
       status = error.statusCode;
       body = problemBody(status, error.code, error.message, error.extra, request.url);
-    } else if (error instanceof ChemError) {
-      status = 422;
-      body = problemBody(status, error.code, error.message, error.position !== undefined ? { position: error.position } : {}, request.url);
+    } else if (error instanceof AppError) {
+      status = error.status;
+      body = problemBody(status, error.code, error.message, { ...error.extra }, request.url);
     } else if ('validation' in error && error.validation) {
       status = 400;
       const errors = error.validation.map((v) => ({

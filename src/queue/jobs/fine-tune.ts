@@ -2,9 +2,9 @@ import { getDataset } from '../../db/dataset-queries.js';
 import { modelNameTaken } from '../../db/model-queries.js';
 import { getSplit } from '../../db/split-queries.js';
 import { resolveFineTuneExperts, runFineTune, type FineTunePayload } from '../../services/fine-tune.js';
-import { GATE_INITS } from '../../ml/mixture/model.js';
 import { TrainingAborted } from '../../ml/mixture/trainer.js';
 import { JobRejected, type JobDefinition } from '../job-types.js';
+import { GATE_INITS } from '../../ml/mixture/config.js';
 
 const MODES = ['mixture', 'pairwise', 'scratch'] as const;
 const LOSSES = ['mse', 'l1'] as const;

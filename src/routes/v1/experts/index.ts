@@ -3,7 +3,7 @@ import type { MaterialInput } from '../../../chem/input.js';
 import { getExpert, listExperts, type ExpertRecord } from '../../../db/expert-queries.js';
 import { InputsBody } from '../../../http/inputs.js';
 import { HttpProblem, problems } from '../../../http/problem.js';
-import { InvalidInputsError } from '../../../services/expert-service.js';
+import { InvalidInputsError } from '../../../chem/resolve-inputs.js';
 import { ExpertDetail, ExpertKeyParams, ExpertList, ExpertListQuery, ExpertPredictResponse } from './schema.js';
 
 function summary(e: ExpertRecord) {

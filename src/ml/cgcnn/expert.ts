@@ -1,19 +1,15 @@
 /**
- * The shipped experts (experts/cgcnn/: the paper's 18 CGCNN experts as safetensors + experts.json cards) and
- * what the service does with one on its own: embed crystals (64-d) and predict its source property.
+ * A CGCNN expert (the paper's 18, experts/cgcnn/: safetensors in PyTorch state-dict names + experts.json cards): read
+ * from its file and card, and what it does on its own: embed crystals (64-d) and predict its source property.
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { EXPERTS_DIR } from '../../paths.js';
 import type { ExpertWeights } from '../experts/expert-kind.js';
 import { tf } from '../tf.js';
-import { parseSafetensors } from '../safetensors.js';
-import { checkStateDict, PAPER_DIMS, type CgcnnDims, type StateDict } from './weights.js';
+import { parseSafetensors, type StateDict } from '../safetensors.js';
+import { checkStateDict, PAPER_DIMS, type CgcnnDims } from './weights.js';
 import { batchesByAtoms, packGraphs, DEFAULT_MAX_BATCH_ATOMS, type CrystalGraph } from './batching.js';
 import { atomStates, batchTensors, cgcnnTensors, disposeBatchTensors, disposeCgcnnTensors, embeddingFromAtoms, expertHead, type CgcnnTensors } from './forward.js';
 
-export interface ExpertCard {
+export interface CgcnnCard {
   key: string;
   property: string;
   unit: string;
@@ -40,60 +36,36 @@ export interface ExpertCard {
   file: string;
 }
 
-export interface ExpertBundle {
-  card: ExpertCard;
-  /** PyTorch state-dict names → float32 tensors. */
-  weights: StateDict;
-  /** sha256 (hex) of the weights file as shipped. */
-  sha256: string;
-  /** Absolute path of the weights file. */
-  path: string;
-}
+export type CgcnnExpert = ExpertWeights<CgcnnCard>;
 
 export const EMBEDDING_DIM = 64;
 
-/** A shipped CGCNN expert as the mixture's `ExpertWeights`. */
-export function cgcnnExpertWeights(b: ExpertBundle): ExpertWeights {
-  return { key: b.card.key, kind: 'cgcnn', card: { ...b.card }, baseSha256: b.sha256, weights: b.weights };
-}
-
-export function cardDims(card: ExpertCard): CgcnnDims {
+export function cardDims(card: CgcnnCard): CgcnnDims {
   const a = card.architecture;
   return { origAtomFea: a.orig_atom_fea_len, nbrFea: a.nbr_fea_len, atomFea: a.atom_fea_len, nConv: a.n_conv, hFea: a.h_fea_len };
 }
 
-function checkCard(card: ExpertCard): void {
-  const a = card.architecture;
+function checkCard(card: unknown): asserts card is CgcnnCard {
+  const c = card as Partial<CgcnnCard> | null;
+  const a = c?.architecture;
   const p = PAPER_DIMS;
   if (
     a?.type !== 'cgcnn' || a.n_h !== 1 || a.radius !== 8 || a.max_num_nbr !== 12 || a.gaussian_dmin !== 0 || a.gaussian_step !== 0.2 ||
     a.orig_atom_fea_len !== p.origAtomFea || a.nbr_fea_len !== p.nbrFea || a.atom_fea_len !== p.atomFea
   ) {
-    throw new Error(`expert ${card.key}: architecture ${JSON.stringify(a)} is not the CGCNN this service implements`);
+    throw new Error(`expert ${c?.key ?? '?'}: architecture ${JSON.stringify(a)} is not the CGCNN this service implements`);
   }
-  if (!(card.target_normalizer?.std > 0) || !Number.isFinite(card.target_normalizer.mean)) {
-    throw new Error(`expert ${card.key}: target_normalizer must have a finite mean and a positive std`);
+  if (!(c!.target_normalizer!.std > 0) || !Number.isFinite(c!.target_normalizer!.mean)) {
+    throw new Error(`expert ${c!.key}: target_normalizer must have a finite mean and a positive std`);
   }
 }
 
-export async function loadExpertFile(card: ExpertCard, path: string): Promise<ExpertBundle> {
+/** A CGCNN expert from its safetensors file and card; the card and every tensor shape are checked. */
+export function cgcnnExpertFromBytes(bytes: Uint8Array, card: unknown, sha256: string): CgcnnExpert {
   checkCard(card);
-  const bytes = new Uint8Array(await readFile(path));
   const { tensors } = parseSafetensors(bytes);
   checkStateDict(tensors, cardDims(card));
-  return { card, weights: tensors, sha256: createHash('sha256').update(bytes).digest('hex'), path };
-}
-
-/** All experts listed in `<dir>/experts.json`, in the card order (the gate order of the paper). */
-export async function loadShippedExperts(dir: string = join(EXPERTS_DIR, 'cgcnn')): Promise<ExpertBundle[]> {
-  const cards = JSON.parse(await readFile(join(dir, 'experts.json'), 'utf8')) as ExpertCard[];
-  if (!Array.isArray(cards) || cards.length === 0) throw new Error(`${dir}/experts.json lists no experts`);
-  const keys = new Set<string>();
-  for (const c of cards) {
-    if (keys.has(c.key)) throw new Error(`expert key ${c.key} appears twice in ${dir}/experts.json`);
-    keys.add(c.key);
-  }
-  return Promise.all(cards.map((c) => loadExpertFile(c, join(dir, c.file))));
+  return { key: card.key, kind: 'cgcnn', card, baseSha256: sha256, weights: tensors };
 }
 
 function forEachBatch(
@@ -130,12 +102,12 @@ export function cgcnnEmbeddings(weights: StateDict, graphs: readonly CrystalGrap
 }
 
 /** 64-d embeddings, row-major [graphs.length, 64]. */
-export function expertEmbeddings(expert: ExpertBundle, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS): Float32Array {
+export function expertEmbeddings(expert: CgcnnExpert, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS): Float32Array {
   return cgcnnEmbeddings(expert.weights, graphs, maxAtoms, cardDims(expert.card));
 }
 
 /** The expert's own prediction of its source property, in the card's unit. */
-export function predictExpert(expert: ExpertBundle, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS): Float32Array {
+export function predictExpert(expert: CgcnnExpert, graphs: readonly CrystalGraph[], maxAtoms = DEFAULT_MAX_BATCH_ATOMS): Float32Array {
   const out = new Float32Array(graphs.length);
   const { mean, std } = expert.card.target_normalizer;
   forEachBatch(expert.weights, cardDims(expert.card), graphs, maxAtoms, (t, rows, emb) => {
