@@ -24,5 +24,5 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# The API by default; docker-compose runs the worker from the same image with `node dist/src/worker.js`.
-CMD ["node", "dist/src/server.js"]
+# The API by default; docker-compose runs the worker from the same image with `node dist/src/cli.js worker`.
+CMD ["node", "dist/src/cli.js", "api"]

@@ -8,6 +8,7 @@ import backend from './plugins/external/backend.js';
 import db from './plugins/external/db.js';
 import redis from './plugins/external/redis.js';
 import swagger from './plugins/external/swagger.js';
+import { installValidators } from './plugins/external/validation.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
 
@@ -15,6 +16,17 @@ export interface BuildOptions {
   /** Pino logger options; `false` silences logging (tests). */
   logger?: boolean | Record<string, unknown>;
 }
+
+/**
+ * Server timeouts, so that a slow or stalled client cannot hold a connection forever: the whole request (a 50 MB upload
+ * included) must arrive within REQUEST_TIMEOUT_MS, headers within HEADERS_TIMEOUT_MS, an idle socket closes after
+ * CONNECTION_TIMEOUT_MS (job event streams send a heartbeat every 15 s), an idle keep-alive connection after
+ * KEEP_ALIVE_TIMEOUT_MS.
+ */
+const REQUEST_TIMEOUT_MS = 120_000;
+const HEADERS_TIMEOUT_MS = 20_000;
+const CONNECTION_TIMEOUT_MS = 60_000;
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 /**
  * Builds the HTTP application: external plugins (config, db, redis, swagger, compute backend), then the domain
@@ -27,9 +39,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const app = Fastify({
     logger: opts.logger ?? { level: config.logLevel },
     return503OnClosing: true,
-    bodyLimit: 50 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Routes that take large bodies (dataset uploads) raise their own limit.
+    bodyLimit: 1024 * 1024,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  installValidators(app);
 
   const routeTable: { method: string; url: string }[] = [];
   app.decorate('routeTable', routeTable);

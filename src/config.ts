@@ -1,61 +1,87 @@
-import { Type, type Static } from 'typebox';
-import { Value } from 'typebox/value';
+/**
+ * The service configuration, read from environment variables with env-schema. Every variable is written once, in
+ * SETTINGS: its name, its schema (type, bounds, default) and what it means; the `Config` type and the validation both
+ * derive from that table. A wrong value is a ConfigError naming the variable.
+ */
+import envSchema from 'env-schema';
+import { Type, type Static, type TSchema } from 'typebox';
 
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const ConfigSchema = Type.Object({
-  port: Type.Integer({ minimum: 0, maximum: 65535 }),
-  host: Type.String({ minLength: 1 }),
-  databaseUrl: Type.String({ pattern: '^postgres(ql)?://' }),
-  redisUrl: Type.String({ pattern: '^rediss?://' }),
-  apiKeys: Type.Array(Type.String({ minLength: 8 })),
-  logLevel: Type.Enum(LOG_LEVELS),
-  tfjsBackend: Type.Enum(BACKENDS),
-  queuePrefix: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$' }),
-  shutdownTimeoutMs: Type.Integer({ minimum: 100 }),
-  workerConcurrency: Type.Integer({ minimum: 1, maximum: 64 }),
-});
+const SETTINGS = {
+  port: { env: 'PORT', schema: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port' }) },
+  host: { env: 'HOST', schema: Type.String({ minLength: 1, default: '0.0.0.0', description: 'interface to listen on' }) },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    schema: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/matmoe', description: 'PostgreSQL; the database is created if it does not exist' }),
+  },
+  redisUrl: { env: 'REDIS_URL', schema: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379', description: 'Redis for the BullMQ queue' }) },
+  apiKeys: {
+    env: 'API_KEYS',
+    schema: Type.String({
+      default: '',
+      description: 'comma-separated API keys, each "principal:key" (e.g. "alice:k1,bob:k2") or a bare key (principal "default"); keys ≥ 8 characters; empty = every write is refused',
+    }),
+  },
+  logLevel: { env: 'LOG_LEVEL', schema: Type.Enum(LOG_LEVELS, { default: 'info', description: LOG_LEVELS.join(', ') }) },
+  tfjsBackend: {
+    env: 'TFJS_BACKEND',
+    schema: Type.Enum(BACKENDS, { default: 'auto', description: 'auto (tensorflow when @tensorflow/tfjs-node(-gpu) loads, else wasm), wasm, cpu, tensorflow' }),
+  },
+  queuePrefix: { env: 'QUEUE_PREFIX', schema: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', default: 'matmoe', description: 'Redis key prefix of the queue' }) },
+  shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', schema: Type.Integer({ minimum: 100, default: 10_000, description: 'longest graceful shutdown (ms)' }) },
+  workerConcurrency: { env: 'WORKER_CONCURRENCY', schema: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'jobs one worker process runs at once' }) },
+} as const satisfies Record<string, { env: string; schema: TSchema }>;
 
-export type Config = Static<typeof ConfigSchema>;
+type Settings = typeof SETTINGS;
+type RawConfig = { -readonly [K in keyof Settings]: Static<Settings[K]['schema']> };
+
+/** One API key and the principal it authenticates. */
+export interface ApiKey {
+  principal: string;
+  key: string;
+}
+
+export type Config = Omit<RawConfig, 'apiKeys'> & { apiKeys: ApiKey[] };
+
+/** The variables, for documentation: name, default and meaning. */
+export const CONFIG_VARIABLES = Object.values(SETTINGS).map((s) => ({ name: s.env, default: (s.schema as { default?: unknown }).default, description: (s.schema as { description?: string }).description ?? '' }));
 
 export class ConfigError extends Error {}
 
-/** Reads the service configuration from environment variables; a wrong value is a ConfigError naming the variable. */
+const PRINCIPAL = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** "alice:key1,bob:key2,bare-key": a bare key authenticates the principal "default". */
+export function parseApiKeys(raw: string): ApiKey[] {
+  return raw.split(',').map((k) => k.trim()).filter((k) => k !== '').map((entry) => {
+    const colon = entry.indexOf(':');
+    const principal = colon > 0 ? entry.slice(0, colon) : 'default';
+    const key = colon > 0 ? entry.slice(colon + 1) : entry;
+    if (!PRINCIPAL.test(principal)) throw new ConfigError(`invalid API_KEYS: principal "${principal}" must be 1 to 64 letters, digits, "_", "." or "-"`);
+    if (key.length < 8) throw new ConfigError('invalid API_KEYS: every key must be at least 8 characters');
+    return { principal, key };
+  });
+}
+
+/** Reads the configuration from `env` (process.env by default); `overrides` replace single settings (tests). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
-  const int = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-    return Number(raw);
-  };
-  const config: Config = {
-    port: int('PORT', 8080),
-    host: env.HOST || '0.0.0.0',
-    databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/matmoe',
-    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
-    apiKeys: (env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''),
-    logLevel: (env.LOG_LEVEL || 'info') as Config['logLevel'],
-    tfjsBackend: (env.TFJS_BACKEND || 'auto') as Config['tfjsBackend'],
-    queuePrefix: env.QUEUE_PREFIX || 'matmoe',
-    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000),
-    workerConcurrency: int('WORKER_CONCURRENCY', 1),
-    ...overrides,
-  };
-  const errors = [...Value.Errors(ConfigSchema, config)];
-  if (errors.length > 0) {
-    const names: Record<string, string> = {
-      port: 'PORT', host: 'HOST', databaseUrl: 'DATABASE_URL', redisUrl: 'REDIS_URL', apiKeys: 'API_KEYS',
-      logLevel: 'LOG_LEVEL', tfjsBackend: 'TFJS_BACKEND', queuePrefix: 'QUEUE_PREFIX',
-      shutdownTimeoutMs: 'SHUTDOWN_TIMEOUT_MS', workerConcurrency: 'WORKER_CONCURRENCY',
-    };
-    const first = errors[0] as { instancePath?: string; message?: string };
-    const field = (first.instancePath ?? '').split('/')[1] ?? '';
-    const name = names[field] ?? field;
-    if (field === 'tfjsBackend') throw new ConfigError(`invalid ${name} "${config.tfjsBackend}": use one of ${BACKENDS.join(', ')}`);
-    if (field === 'logLevel') throw new ConfigError(`invalid ${name} "${config.logLevel}": use one of ${LOG_LEVELS.join(', ')}`);
-    if (field === 'apiKeys') throw new ConfigError(`invalid ${name}: every key must be at least 8 characters`);
-    throw new ConfigError(`invalid ${name}: ${first.message ?? 'bad value'}`);
+  const entries = Object.entries(SETTINGS) as [keyof Settings, Settings[keyof Settings]][];
+  const schema = Type.Object(Object.fromEntries(entries.map(([, s]) => [s.env, s.schema])));
+  // An empty variable means "not set", as in a shell `PORT= npm start`.
+  const data = Object.fromEntries(entries.map(([, s]) => [s.env, env[s.env]]).filter(([, v]) => v !== undefined && v !== ''));
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = envSchema({ schema: structuredClone(schema) as object, data, env: false });
+  } catch (err) {
+    const first = (err as { errors?: { instancePath?: string; message?: string; params?: { allowedValues?: unknown[] } }[] }).errors?.[0];
+    const name = (first?.instancePath ?? '').replace(/^\//, '') || 'configuration';
+    const value = data[name];
+    const allowed = first?.params?.allowedValues;
+    const why = allowed ? `use one of ${allowed.join(', ')}` : first?.message ?? (err as Error).message;
+    throw new ConfigError(`invalid ${name}${value !== undefined ? ` "${String(value)}"` : ''}: ${why}`);
   }
-  return config;
+  const raw = Object.fromEntries(entries.map(([field, s]) => [field, parsed[s.env]])) as RawConfig;
+  const { apiKeys: rawKeys, ...rest } = raw;
+  return { ...rest, apiKeys: parseApiKeys(rawKeys), ...overrides };
 }

@@ -7,6 +7,8 @@ import { buildApp } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 
 export const TEST_API_KEY = 'test-key-0123456789';
+/** A second principal, for tests of private data: "bob". TEST_API_KEY is a bare key, so its principal is "default". */
+export const BOB_API_KEY = 'bob-key-9876543210';
 const SERVER_URL = process.env.TEST_DATABASE_SERVER ?? 'postgres://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -14,7 +16,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export function isolatedConfig(overrides: Partial<Config> = {}): Config {
   const id = randomUUID().replace(/-/g, '').slice(0, 12);
   return loadConfig(
-    { ...process.env, DATABASE_URL: `${SERVER_URL}/matmoe_test_${id}`, REDIS_URL, QUEUE_PREFIX: `matmoe-test-${id}`, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'silent', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm', SHUTDOWN_TIMEOUT_MS: '5000' },
+    { ...process.env, DATABASE_URL: `${SERVER_URL}/matmoe_test_${id}`, REDIS_URL, QUEUE_PREFIX: `matmoe-test-${id}`, API_KEYS: `${TEST_API_KEY},bob:${BOB_API_KEY}`, LOG_LEVEL: 'silent', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm', SHUTDOWN_TIMEOUT_MS: '5000' },
     overrides,
   );
 }
@@ -55,3 +57,15 @@ export async function build(t: Pick<TestContext, 'after'>, overrides: Partial<Co
 }
 
 export const auth = { authorization: `Bearer ${TEST_API_KEY}` };
+export const bobAuth = { authorization: `Bearer ${BOB_API_KEY}` };
+
+/** A small formula dataset (12 band gaps) and its default split, owned by the TEST_API_KEY principal. */
+export async function tinyDataset(app: FastifyInstance, name = 'tiny gaps'): Promise<{ dataset: string; split: string }> {
+  const rows = ['GaAs', 'Si', 'ZnO', 'GaN', 'InP', 'CdTe', 'AlN', 'MgO', 'NaCl', 'KCl', 'TiO2', 'Cu'].map((formula, i) => ({ formula, target: (i * 0.37) % 5 }));
+  const ds = await app.inject({ method: 'POST', url: '/v1/datasets', headers: auth, payload: { name, property: 'band gap', unit: 'eV', rows } });
+  if (ds.statusCode !== 201 && ds.statusCode !== 200) throw new Error(`dataset upload failed: ${ds.body}`);
+  const split = await app.inject({ method: 'POST', url: `/v1/datasets/${ds.json().id}/splits`, headers: auth, payload: {} });
+  if (split.statusCode !== 201 && split.statusCode !== 200) throw new Error(`split failed: ${split.body}`);
+  return { dataset: ds.json().id, split: split.json().id };
+}
+

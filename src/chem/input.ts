@@ -1,10 +1,10 @@
 import { atomicFractions, structureComposition } from './composition.js';
 import { parseFormula, reducedFormula } from './formula.js';
 import { parseStructureInput, type StructureLimits } from './structure/index.js';
+import type { MaterialInput } from './input-schema.js';
 import { ChemError, type Composition, type Structure } from './types.js';
 
-/** What a user sends for one material: exactly one of these keys. */
-export type MaterialInput = { formula: string } | { structure: unknown } | { cif: string } | { poscar: string; species?: string[] };
+export type { MaterialInput } from './input-schema.js';
 export type InputKind = 'formula' | 'structure' | 'cif' | 'poscar';
 
 export interface ResolvedInput {
@@ -18,8 +18,7 @@ export interface ResolvedInput {
   warnings: string[];
 }
 
-/** Bounds of a VASP 4 POSCAR's `species` list beside the file: atom blocks, and characters per symbol. */
-export const SPECIES_LIMITS = { maxBlocks: 128, maxSymbolLength: 16 } as const;
+export { SPECIES_LIMITS } from './input-schema.js';
 
 export const INPUT_KINDS: readonly InputKind[] = ['formula', 'structure', 'cif', 'poscar'];
 

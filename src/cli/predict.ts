@@ -3,12 +3,21 @@ import { extname, basename } from 'node:path';
 import { ApiClient } from './client.js';
 import { formatTable } from './table.js';
 
-/** A formula, or a file: .cif → CIF, .json → pymatgen Structure JSON, anything else with a POSCAR look → POSCAR. */
+/** An argument that names a file rather than a formula: a path separator, a structure-file extension, a VASP name. */
+const PATH_LIKE = /[\\/]|\.(cif|json|vasp|poscar|contcar|txt)$|^(POSCAR|CONTCAR)/i;
+
+/**
+ * A file: .cif → CIF, .json → pymatgen Structure JSON, anything else → POSCAR; or, when no such file exists, a formula.
+ * An argument that looks like a path but does not exist is an error, never a formula.
+ */
 export async function inputFromArgument(arg: string): Promise<{ label: string; input: Record<string, unknown> }> {
   let text: string;
   try {
     text = await readFile(arg, 'utf8');
-  } catch {
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`${arg}: cannot read the file (${(err as Error).message})`);
+    if (PATH_LIKE.test(arg)) throw new Error(`${arg}: no such file (give a formula such as GaAs, or the path of a CIF, POSCAR or pymatgen JSON file)`);
     return { label: arg, input: { formula: arg } };
   }
   const ext = extname(arg).toLowerCase();

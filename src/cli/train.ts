@@ -1,40 +1,30 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { FineTuneRequest } from '../services/fine-tune/request.js';
 import { ApiClient } from './client.js';
 import { progressBar } from './table.js';
 
 export interface TrainOptions {
   file: string;
-  name: string;
   property: string;
   unit: string;
-  experts?: string[];
-  k?: number;
-  epochs?: number;
-  patience?: number;
-  seed?: number;
-  /** Passed through to the job; the API checks them. */
-  loss?: string;
-  gateInit?: string;
-  gateWarmup?: number;
+  /** Fine-tune options as given on the command line; `name` also labels the dataset (default: the file's name). */
+  fineTune: Partial<FineTuneRequest>;
 }
 
 /** CSV/JSONL file → dataset → random 70/15/15 split → fine-tune job, then follows its progress until it ends. */
 export async function trainCommand(client: ApiClient, o: TrainOptions, write: (s: string) => void): Promise<Record<string, unknown>> {
   const form = new FormData();
-  form.set('name', o.name);
+  form.set('name', o.fineTune.name ?? basename(o.file).replace(/\.[^.]*$/, ''));
   form.set('property', o.property);
   form.set('unit', o.unit);
   form.set('file', new Blob([await readFile(o.file)]), basename(o.file));
-  const dataset = await client.request<{ id: string; nRows: number }>('POST', '/v1/datasets', form);
-  write(`dataset ${dataset.id} (${dataset.nRows} rows)\n`);
-  const split = await client.request<{ id: string; sizes: { train: number; val: number; test: number } }>('POST', `/v1/datasets/${dataset.id}/splits`, { method: 'random', seed: o.seed ?? 0 });
+  const dataset = await client.request<{ id: string; rowCount: number }>('POST', '/v1/datasets', form);
+  write(`dataset ${dataset.id} (${dataset.rowCount} rows)\n`);
+  const split = await client.request<{ id: string; sizes: { train: number; val: number; test: number } }>('POST', `/v1/datasets/${dataset.id}/splits`, { seed: o.fineTune.seed ?? 0 });
   write(`split ${split.id} (train ${split.sizes.train}, val ${split.sizes.val}, test ${split.sizes.test})\n`);
-  const job = await client.request<{ id: string }>('POST', '/v1/jobs', {
-    type: 'fine-tune', dataset: dataset.id, split: split.id, name: o.name, experts: o.experts ?? 'all',
-    ...(o.k ? { k: o.k } : {}), ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.patience !== undefined ? { patience: o.patience } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}),
-    ...(o.loss ? { loss: o.loss } : {}), ...(o.gateInit ? { gateInit: o.gateInit } : {}), ...(o.gateWarmup !== undefined ? { gateWarmup: o.gateWarmup } : {}),
-  });
+  const request: FineTuneRequest = { type: 'fine-tune', dataset: dataset.id, split: split.id, ...o.fineTune };
+  const job = await client.request<{ id: string }>('POST', '/v1/jobs', request);
   write(`job ${job.id} queued\n`);
   let last: Record<string, unknown> = {};
   await client.followJob(job.id, (j) => {

@@ -12,8 +12,15 @@ export interface TargetStats {
   median: number;
 }
 
+export type Visibility = 'private' | 'public';
+
+/** Who is asking: a principal's name, or null for an anonymous reader (who sees public rows only). */
+export type Viewer = string | null;
+
 export interface DatasetRecord {
   id: string;
+  owner: string;
+  visibility: Visibility;
   name: string;
   property: string;
   unit: string;
@@ -37,6 +44,8 @@ export interface DatasetRowRecord {
 }
 
 export interface NewDataset {
+  owner: string;
+  visibility: Visibility;
   name: string;
   property: string;
   unit: string;
@@ -46,24 +55,28 @@ export interface NewDataset {
   rows: readonly DatasetRowRecord[];
 }
 
-const COLUMNS = `id, name, property, unit, content_hash AS "contentHash", n_rows AS "nRows", input_kinds AS "inputKinds",
+const COLUMNS = `id, owner, visibility, name, property, unit, content_hash AS "contentHash", n_rows AS "nRows", input_kinds AS "inputKinds",
   target_stats AS "targetStats", created_at AS "createdAt"`;
 
 /** Rows per INSERT, bounded also by bytes so that a batch of large CIFs stays a modest statement. */
 const BATCH_ROWS = 5000;
 const BATCH_BYTES = 8 * 1024 * 1024;
 
-export async function findDatasetByHash(db: Queryable, contentHash: string): Promise<DatasetRecord | undefined> {
-  const { rows } = await db.query<DatasetRecord>(`SELECT ${COLUMNS} FROM datasets WHERE content_hash = $1`, [contentHash]);
+/** What `viewer` may read: its own rows and published ones ($1 is the viewer). */
+export const VISIBLE_TO = `(visibility = 'public' OR owner = $1)`;
+
+/** The owner's dataset with this content, if they uploaded it before. */
+export async function findDatasetByHash(db: Queryable, owner: string, contentHash: string): Promise<DatasetRecord | undefined> {
+  const { rows } = await db.query<DatasetRecord>(`SELECT ${COLUMNS} FROM datasets WHERE owner = $1 AND content_hash = $2`, [owner, contentHash]);
   return rows[0];
 }
 
 /** Inserts the dataset and all its rows; call inside a transaction so that a failure stores nothing. */
 export async function insertDataset(db: Queryable, d: NewDataset): Promise<DatasetRecord> {
   const { rows } = await db.query<DatasetRecord>(
-    `INSERT INTO datasets (name, property, unit, content_hash, n_rows, input_kinds, target_stats)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-    [d.name, d.property, d.unit, d.contentHash, d.rows.length, d.inputKinds, d.targetStats],
+    `INSERT INTO datasets (owner, visibility, name, property, unit, content_hash, n_rows, input_kinds, target_stats)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+    [d.owner, d.visibility, d.name, d.property, d.unit, d.contentHash, d.rows.length, d.inputKinds, d.targetStats],
   );
   const dataset = rows[0];
   let start = 0;
@@ -98,18 +111,24 @@ export async function insertDataset(db: Queryable, d: NewDataset): Promise<Datas
   return dataset;
 }
 
-export async function getDataset(db: Queryable, id: string): Promise<DatasetRecord | undefined> {
-  const { rows } = await db.query<DatasetRecord>(`SELECT ${COLUMNS} FROM datasets WHERE id = $1`, [id]);
+/** The dataset if `viewer` may read it (undefined otherwise, as if it did not exist). */
+export async function getDataset(db: Queryable, viewer: Viewer, id: string): Promise<DatasetRecord | undefined> {
+  const { rows } = await db.query<DatasetRecord>(`SELECT ${COLUMNS} FROM datasets WHERE id = $2 AND ${VISIBLE_TO}`, [viewer, id]);
   return rows[0];
 }
 
-/** Newest first. */
-export async function listDatasets(db: Queryable, limit: number, offset: number): Promise<{ items: DatasetRecord[]; total: number }> {
+/** Newest first: the viewer's own datasets and the published ones. */
+export async function listDatasets(db: Queryable, viewer: Viewer, limit: number, offset: number): Promise<{ items: DatasetRecord[]; total: number }> {
   const [page, count] = await Promise.all([
-    db.query<DatasetRecord>(`SELECT ${COLUMNS} FROM datasets ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2`, [limit, offset]),
-    db.query<{ total: number }>(`SELECT count(*)::int AS total FROM datasets`),
+    db.query<DatasetRecord>(`SELECT ${COLUMNS} FROM datasets WHERE ${VISIBLE_TO} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`, [viewer, limit, offset]),
+    db.query<{ total: number }>(`SELECT count(*)::int AS total FROM datasets WHERE ${VISIBLE_TO}`, [viewer]),
   ]);
   return { items: page.rows, total: count.rows[0].total };
+}
+
+export async function setDatasetVisibility(db: Queryable, owner: string, id: string, visibility: Visibility): Promise<DatasetRecord | undefined> {
+  const { rows } = await db.query<DatasetRecord>(`UPDATE datasets SET visibility = $3 WHERE owner = $1 AND id = $2 RETURNING ${COLUMNS}`, [owner, id, visibility]);
+  return rows[0];
 }
 
 /** Rows in index order; `limit` undefined reads them all (training). */
@@ -130,9 +149,9 @@ export async function inputKindCounts(db: Queryable, id: string): Promise<Partia
   return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
 }
 
-/** Locks the dataset row until the transaction ends (delete vs. concurrent split creation). */
-export async function lockDataset(db: Queryable, id: string): Promise<boolean> {
-  const { rowCount } = await db.query(`SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE`, [id]);
+/** Locks the owner's dataset row until the transaction ends (delete vs. concurrent split creation). */
+export async function lockDataset(db: Queryable, owner: string, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(`SELECT 1 FROM datasets WHERE owner = $1 AND id = $2 FOR UPDATE`, [owner, id]);
   return rowCount === 1;
 }
 

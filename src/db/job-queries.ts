@@ -4,6 +4,7 @@ export type JobState = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled
 
 export interface JobRow {
   id: string;
+  owner: string;
   type: string;
   state: JobState;
   payload: Record<string, unknown>;
@@ -13,31 +14,50 @@ export interface JobRow {
   attempts: number;
   backend: string | null;
   idempotencyKey: string | null;
+  /** sha256 of the request that came with the Idempotency-Key. */
+  requestHash: string | null;
   createdAt: Date;
   updatedAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
 }
 
-const COLUMNS = `id, type, state, payload, progress, result, error, attempts, backend,
-  idempotency_key AS "idempotencyKey", created_at AS "createdAt", updated_at AS "updatedAt",
+const COLUMNS = `id, owner, type, state, payload, progress, result, error, attempts, backend,
+  idempotency_key AS "idempotencyKey", request_hash AS "requestHash", created_at AS "createdAt", updated_at AS "updatedAt",
   started_at AS "startedAt", finished_at AS "finishedAt"`;
 
-export async function insertJob(db: Queryable, type: string, payload: Record<string, unknown>, idempotencyKey?: string): Promise<JobRow> {
+export interface NewJob {
+  /** Chosen by the caller, so a default model name can be derived from it before the row exists. */
+  id: string;
+  owner: string;
+  type: string;
+  payload: Record<string, unknown>;
+  idempotencyKey?: string;
+  requestHash?: string;
+}
+
+export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow> {
   const { rows } = await db.query<JobRow>(
-    `INSERT INTO jobs (type, payload, idempotency_key) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`,
-    [type, payload, idempotencyKey ?? null],
+    `INSERT INTO jobs (id, owner, type, payload, idempotency_key, request_hash) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+    [j.id, j.owner, j.type, j.payload, j.idempotencyKey ?? null, j.requestHash ?? null],
   );
   return rows[0];
 }
 
+/** Any job, for the workers; requests go through getOwnedJob. */
 export async function getJob(db: Queryable, id: string): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE id = $1`, [id]);
   return rows[0];
 }
 
-export async function getJobByIdempotencyKey(db: Queryable, key: string): Promise<JobRow | undefined> {
-  const { rows } = await db.query<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE idempotency_key = $1`, [key]);
+/** A job is only ever visible to the principal that submitted it. */
+export async function getOwnedJob(db: Queryable, owner: string, id: string): Promise<JobRow | undefined> {
+  const { rows } = await db.query<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE owner = $1 AND id = $2`, [owner, id]);
+  return rows[0];
+}
+
+export async function getJobByIdempotencyKey(db: Queryable, owner: string, key: string): Promise<JobRow | undefined> {
+  const { rows } = await db.query<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE owner = $1 AND idempotency_key = $2`, [owner, key]);
   return rows[0];
 }
 
@@ -74,10 +94,30 @@ export async function requeueJob(db: Queryable, id: string, reason: string): Pro
   await db.query(`UPDATE jobs SET state = 'queued', error = $2 WHERE id = $1 AND state = 'active'`, [id, reason]);
 }
 
-export async function cancelJob(db: Queryable, id: string): Promise<JobRow | undefined> {
+export async function cancelJob(db: Queryable, owner: string, id: string): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>(
-    `UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE id = $1 AND state IN ('queued', 'active') RETURNING ${COLUMNS}`,
-    [id],
+    `UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE owner = $1 AND id = $2 AND state IN ('queued', 'active') RETURNING ${COLUMNS}`,
+    [owner, id],
   );
   return rows[0];
+}
+
+/** The worker's acknowledgement that a cancelled job has stopped (the route only marks the row). */
+export async function recordCancelStop(db: Queryable, id: string, result: Record<string, unknown>): Promise<void> {
+  await db.query(`UPDATE jobs SET result = $2 WHERE id = $1 AND state = 'cancelled'`, [id, result]);
+}
+
+/** Jobs by type and state, for the metrics. */
+export async function jobCounts(db: Queryable): Promise<{ type: string; state: string; n: number }[]> {
+  const { rows } = await db.query<{ type: string; state: string; n: number }>('SELECT type, state, count(*)::int AS n FROM jobs GROUP BY type, state');
+  return rows;
+}
+
+/** Wall seconds spent by finished jobs, by type and final state, for the metrics. */
+export async function jobSeconds(db: Queryable): Promise<{ type: string; state: string; s: number }[]> {
+  const { rows } = await db.query<{ type: string; state: string; s: number }>(
+    `SELECT type, state, coalesce(sum(extract(epoch FROM finished_at - started_at)), 0)::float8 AS s
+     FROM jobs WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY type, state`,
+  );
+  return rows;
 }

@@ -72,3 +72,14 @@ export async function withTransaction<T>(pool: Pool, fn: (client: pg.PoolClient)
 }
 
 export { redact as redactUrl };
+
+/** SQLSTATE classes and socket errors that mean "PostgreSQL is not answering" rather than "this query is wrong". */
+const PG_UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '3D000', '53300']);
+
+export function isPostgresUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (e.code && (PG_UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/i.test(e.message ?? '');
+}
+

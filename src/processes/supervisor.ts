@@ -1,31 +1,49 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { runApi } from './api-process.js';
 
-const WORKER_ENTRY = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../worker.ts' : '../worker.js', import.meta.url));
+const CLI = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../cli.ts' : '../cli.js', import.meta.url));
 
-/** Starts the worker as a child process; a second argument to node loads tsx when running from TypeScript sources. */
+/** Restart delays grow with the crashes of the last CRASH_WINDOW_MS and never stop: the API keeps serving meanwhile. */
+const CRASH_WINDOW_MS = 5 * 60_000;
+const BASE_DELAY_MS = 1000;
+const MAX_DELAY_MS = 60_000;
+
+export function restartDelay(crashTimes: readonly number[], now: number): number {
+  const recent = crashTimes.filter((t) => now - t < CRASH_WINDOW_MS).length;
+  return Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, recent - 1));
+}
+
+/** The worker runs as `matmoe worker` in a child process; tsx is loaded when running from TypeScript sources. */
 function spawnWorker(): ChildProcess {
-  const args = WORKER_ENTRY.endsWith('.ts') ? ['--import', 'tsx', WORKER_ENTRY] : [WORKER_ENTRY];
+  const args = CLI.endsWith('.ts') ? ['--import', 'tsx', CLI, 'worker'] : [CLI, 'worker'];
   return spawn(process.execPath, args, { stdio: 'inherit', env: process.env });
 }
 
-/** `npm start`: the API in this process and one training worker in a child process, stopped together. */
+/**
+ * `npm start`: the API in this process and one training worker in a child process. A worker that exits unexpectedly is
+ * restarted with exponential backoff over a sliding window (a worker crashing at start does not spin), and the API is
+ * never taken down by it. SIGTERM/SIGINT stop both.
+ */
 export async function runAll(): Promise<void> {
+  const log = pino({ name: 'matmoe-supervisor' });
   let stopping = false;
+  const crashes: number[] = [];
   let worker = spawnWorker();
-  let restarts = 0;
   const watch = (child: ChildProcess): void => {
     child.on('exit', (code, signal) => {
       if (stopping) return;
-      // Start-up failures (exit 1 within seconds) would loop forever; give up after a few.
-      if (++restarts > 5) {
-        process.stderr.write(`matmoe: the worker keeps exiting (last: ${signal ?? code}); stopping\n`);
-        process.kill(process.pid, 'SIGTERM');
-        return;
-      }
-      process.stderr.write(`matmoe: worker exited (${signal ?? code}); restarting\n`);
-      setTimeout(() => { worker = spawnWorker(); watch(worker); }, 1000);
+      const now = Date.now();
+      crashes.push(now);
+      while (crashes.length > 0 && now - crashes[0] > CRASH_WINDOW_MS) crashes.shift();
+      const delay = restartDelay(crashes, now);
+      log.warn({ code, signal, restartInMs: delay, crashesInWindow: crashes.length }, 'worker exited; restarting');
+      setTimeout(() => {
+        if (stopping) return;
+        worker = spawnWorker();
+        watch(worker);
+      }, delay).unref();
     });
   };
   watch(worker);

@@ -1,32 +1,33 @@
+import closeWithGrace from 'close-with-grace';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { exitOnStartupError, prepareInfrastructure } from '../boot.js';
-import { loadConfig } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
+import type { Pool } from '../db/pool.js';
 import { initBackend } from '../ml/backend.js';
 import { createRedis } from '../queue/connection.js';
-import { startTrainingWorker } from '../queue/job-runner.js';
+import { startJobRunner } from '../queue/job-runner.js';
 
-/** The training worker process: pulls jobs from the `training` queue until SIGTERM/SIGINT. */
+/**
+ * The training worker process: pulls jobs from the `training` queue until SIGTERM/SIGINT, then finishes or releases
+ * its running job within SHUTDOWN_TIMEOUT_MS. Logs are JSON lines.
+ */
 export async function runWorker(): Promise<void> {
-  let config;
+  let config: Config;
+  let pool: Pool;
   try {
     config = loadConfig();
-  } catch (err) {
-    exitOnStartupError('worker', err);
-  }
-  const logger = pino({ level: config.logLevel, name: 'matmoe-worker' });
-  let pool;
-  try {
     pool = await prepareInfrastructure(config);
   } catch (err) {
     exitOnStartupError('worker', err);
   }
+  const logger = pino({ level: config.logLevel, name: 'matmoe-worker' });
   const backend = await initBackend(config.tfjsBackend);
   const connection = createRedis(config.redisUrl);
-  connection.on('error', (err) => logger.error({ err: err.message }, 'redis connection error'));
-  const worker = startTrainingWorker({ pool, connection, prefix: config.queuePrefix, concurrency: config.workerConcurrency, backend: backend.name, logger });
+  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const runner = startJobRunner({ pool, connection, prefix: config.queuePrefix, concurrency: config.workerConcurrency, backend: backend.name, logger });
   logger.info({ backend: backend.name, queue: config.queuePrefix }, 'worker ready');
 
   // Liveness for container healthchecks: the file's mtime is fresh while the worker holds a live Redis connection.
@@ -35,21 +36,17 @@ export async function runWorker(): Promise<void> {
     if (connection.status === 'ready') writeFile(heartbeatFile, String(Date.now())).catch(() => {});
   };
   beat();
-  const heartbeat = setInterval(beat, 10_000);
-  heartbeat.unref();
+  setInterval(beat, 10_000).unref();
 
-  let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'worker shutting down');
-    await worker.shutdown(config.shutdownTimeoutMs);
+  closeWithGrace({
+    delay: config.shutdownTimeoutMs + 2000,
+    logger: { error: (m: unknown) => logger.error({ err: m }, 'worker stopped by an error') },
+  }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'worker closing after an uncaught error');
+    else logger.info({ signal }, 'worker shutting down');
+    await runner.shutdown(config.shutdownTimeoutMs);
     connection.disconnect();
     await pool.end().catch(() => {});
     logger.info('worker stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  });
 }
-

@@ -19,3 +19,12 @@ export async function checkRedis(url: string, timeoutMs = 3000): Promise<void> {
     probe.disconnect();
   }
 }
+
+/** ioredis's errors for a connection that is down (as opposed to a command Redis refused). */
+export function isRedisUnavailable(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: string } | null;
+  if (!e) return false;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  return /Connection is closed|Stream isn't writeable|enableOfflineQueue options is false|Redis is not answering/i.test(e.message ?? '');
+}
+

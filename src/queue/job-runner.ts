@@ -1,26 +1,27 @@
+import { Value } from 'typebox/value';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { completeJob, failJob, getJob, markJobActive, requeueJob, setJobProgress } from '../db/job-queries.js';
+import { completeJob, failJob, getJob, markJobActive, recordCancelStop, requeueJob, setJobProgress } from '../db/job-queries.js';
 import type { Pool } from '../db/pool.js';
 import { AbortedError } from './job-types.js';
 import { TRAINING_QUEUE } from './queues.js';
 import { jobDefinition } from './registry.js';
 
-export interface TrainingWorker {
+export interface JobRunner {
   worker: Worker;
   /** Stops taking jobs, asks running ones to stop and release themselves, and waits at most `timeoutMs`. */
   shutdown(timeoutMs: number): Promise<void>;
 }
 
-export function startTrainingWorker(opts: {
+export function startJobRunner(opts: {
   pool: Pool;
   connection: Redis;
   prefix: string;
   concurrency: number;
   backend: string;
   logger: Logger;
-}): TrainingWorker {
+}): JobRunner {
   const { pool, logger } = opts;
   const running = new Map<string, AbortController>();
   let shuttingDown = false;
@@ -39,9 +40,15 @@ export function startTrainingWorker(opts: {
     const log = logger.child({ jobId: id, type: job.name, attempt });
     log.info('job started');
     try {
-      const payload = def.parsePayload(row.payload);
+      let payload: unknown;
+      try {
+        payload = Value.Parse(def.payload, row.payload);
+      } catch (err) {
+        throw new UnrecoverableError(`the stored payload is not a valid ${job.name} job: ${(err as Error).message}`);
+      }
       const result = await def.run({
         jobId: id,
+        owner: row.owner,
         attempt,
         payload,
         signal: controller.signal,
@@ -70,8 +77,12 @@ export function startTrainingWorker(opts: {
         throw new WaitingError();
       }
       if (err instanceof AbortedError && err.reason === 'cancelled') {
-        log.info('job cancelled');
-        return { cancelled: true };
+        // The route marked the row cancelled; this says the worker has really stopped, and where.
+        const epoch = (await getJob(pool, id))?.progress?.epoch;
+        const result = { cancelled: true, stoppedAt: new Date().toISOString(), ...(typeof epoch === 'number' ? { stoppedAtEpoch: epoch } : {}) };
+        await recordCancelStop(pool, id, result);
+        log.info(result, 'job cancelled');
+        return result;
       }
       const message = (err as Error).message || String(err);
       const final = err instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);

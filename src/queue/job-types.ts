@@ -1,8 +1,11 @@
+import type { Static, TSchema } from 'typebox';
 import type { Pool } from '../db/pool.js';
 
 /** What a job implementation gets from the worker. */
 export interface JobContext<P> {
   jobId: string;
+  /** The principal that submitted the job. */
+  owner: string;
   attempt: number;
   payload: P;
   /** Aborted when the job is cancelled or the worker shuts down; long work must check it at least once per step. */
@@ -13,21 +16,15 @@ export interface JobContext<P> {
   pool: Pool;
 }
 
-/** A job refused before it is queued: what it refers to is missing, conflicts, or cannot work. */
-export class JobRejected extends Error {
-  constructor(readonly reason: 'not_found' | 'conflict' | 'invalid', readonly code: string, message: string) {
-    super(message);
-    this.name = 'JobRejected';
-  }
-}
-
-export interface JobDefinition<P = Record<string, unknown>> {
+/**
+ * A kind of background job as the workers know it: the schema its stored payload must satisfy (checked with Value.Parse
+ * before it runs) and what running it does. What a client may ask for, and how a request becomes a payload, is the
+ * services' business (src/services/job-requests.ts); a worker only trusts what it checks here.
+ */
+export interface JobDefinition<S extends TSchema = TSchema> {
   type: string;
-  /** Validates and normalises a payload; throws a plain Error with a user-facing message when it is unusable. */
-  parsePayload(raw: unknown): P;
-  /** Checks the payload against the database before queueing (throws JobRejected) and may normalise it further. */
-  admit?(payload: P, deps: { pool: Pool }): Promise<P>;
-  run(ctx: JobContext<P>): Promise<Record<string, unknown>>;
+  payload: S;
+  run(ctx: JobContext<Static<S>>): Promise<Record<string, unknown>>;
 }
 
 export class AbortedError extends Error {

@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { failJob, insertJob, type JobRow } from '../db/job-queries.js';
+import { failJob, insertJob, type JobRow, type NewJob } from '../db/job-queries.js';
 import type { Pool } from '../db/pool.js';
 
 export const TRAINING_QUEUE = 'training';
@@ -21,16 +21,10 @@ export function createTrainingQueue(connection: Redis, prefix: string): Queue {
  * Records the job in Postgres first (the source of truth), then hands it to BullMQ under the same id.
  * If Redis refuses it, the row is marked failed so that no job is left waiting forever.
  */
-export async function enqueueJob(
-  pool: Pool,
-  queue: Queue,
-  type: string,
-  payload: Record<string, unknown>,
-  opts: { idempotencyKey?: string; jobOptions?: JobsOptions } = {},
-): Promise<JobRow> {
-  const row = await insertJob(pool, type, payload, opts.idempotencyKey);
+export async function enqueueJob(pool: Pool, queue: Queue, job: NewJob, jobOptions?: JobsOptions): Promise<JobRow> {
+  const row = await insertJob(pool, job);
   try {
-    await queue.add(type, { jobId: row.id }, { ...opts.jobOptions, jobId: row.id });
+    await queue.add(row.type, { jobId: row.id }, { ...jobOptions, jobId: row.id });
   } catch (err) {
     await failJob(pool, row.id, `could not be queued: ${(err as Error).message}`, true);
     throw err;

@@ -1,20 +1,17 @@
+import type { TSchema } from 'typebox';
 import type { JobDefinition } from './job-types.js';
 import { fineTuneJob } from './jobs/fine-tune.js';
-import { selftestJob } from './jobs/selftest.js';
 
-const definitions = new Map<string, JobDefinition<never>>();
+const definitions = new Map<string, JobDefinition>();
 
-export function registerJobType<P>(def: JobDefinition<P>): void {
-  definitions.set(def.type, def as unknown as JobDefinition<never>);
+/** Job types a worker runs. The service ships `fine-tune`; tests register their own (e.g. a timed self-test) in-process. */
+export function registerJobType<S extends TSchema>(def: JobDefinition<S>): void {
+  // Stored by type name; the runner checks every payload against def.payload before run() sees it.
+  definitions.set(def.type, def as unknown as JobDefinition);
 }
 
-export function jobDefinition(type: string): JobDefinition<unknown> | undefined {
-  return definitions.get(type) as JobDefinition<unknown> | undefined;
-}
-
-export function jobTypes(): string[] {
-  return [...definitions.keys()];
+export function jobDefinition(type: string): JobDefinition | undefined {
+  return definitions.get(type);
 }
 
 registerJobType(fineTuneJob);
-registerJobType(selftestJob);

@@ -4,7 +4,7 @@ import { resolveEach } from '../chem/resolve-inputs.js';
 import type { MaterialInput } from '../chem/input.js';
 import { ChemError, type Composition } from '../chem/types.js';
 import { NotFoundError } from '../errors.js';
-import { upsertExpert, type ExpertKind } from '../db/expert-queries.js';
+import { getExpert, listExperts, upsertExpert, type ExpertKind, type ExpertRecord } from '../db/expert-queries.js';
 import type { Pool } from '../db/pool.js';
 import { hasAtomFeatures } from '../ml/cgcnn/atom-features.js';
 import { crystalGraph } from '../ml/cgcnn/batching.js';
@@ -21,15 +21,31 @@ export interface ExpertPrediction {
   nSites: number | null;
 }
 
-/** The shipped experts, loaded once per process and seeded into Postgres (idempotent: unchanged files are left alone). */
-export class ExpertService {
-  private constructor(private readonly experts: Map<string, ShippedExpert>) {}
+const notFound = (key: string) => new NotFoundError('expert_not_found', `there is no expert "${key}"; GET /v1/experts lists them`);
 
-  static async load(): Promise<ExpertService> {
-    return new ExpertService(new Map((await loadAllShippedExperts()).map((e) => [e.key, e])));
+/**
+ * The pre-trained experts: the shipped files, loaded once per process and seeded into Postgres (idempotent: unchanged
+ * files are left alone), listed with their cards, and run on their own source property. Experts are public.
+ */
+export class ExpertService {
+  private constructor(private readonly pool: Pool, private readonly experts: Map<string, ShippedExpert>) {}
+
+  static async load(pool: Pool): Promise<ExpertService> {
+    return new ExpertService(pool, new Map((await loadAllShippedExperts()).map((e) => [e.key, e])));
   }
 
-  async seed(pool: Pool): Promise<Record<'inserted' | 'updated' | 'unchanged', number>> {
+  list(kind?: ExpertKind): Promise<ExpertRecord[]> {
+    return listExperts(this.pool, kind);
+  }
+
+  async get(key: string): Promise<ExpertRecord> {
+    const e = await getExpert(this.pool, key);
+    if (!e) throw notFound(key);
+    return e;
+  }
+
+  async seed(): Promise<Record<'inserted' | 'updated' | 'unchanged', number>> {
+    const pool = this.pool;
     const counts = { inserted: 0, updated: 0, unchanged: 0 };
     for (const e of this.experts.values()) {
       const card = e.card as Record<string, unknown>;
@@ -57,9 +73,14 @@ export class ExpertService {
   }
 
   /** Runs one expert on its own source property. Every bad input is collected before anything is computed. */
-  predict(key: string, inputs: readonly MaterialInput[]): ExpertPrediction[] {
+  async predict(key: string, inputs: readonly MaterialInput[]): Promise<{ expert: ExpertRecord; predictions: ExpertPrediction[] }> {
+    const record = await this.get(key);
+    return { expert: record, predictions: this.run(key, inputs) };
+  }
+
+  private run(key: string, inputs: readonly MaterialInput[]): ExpertPrediction[] {
     const expert = this.experts.get(key);
-    if (!expert) throw new NotFoundError('expert_not_found', `there is no expert "${key}"; GET /v1/experts lists them`);
+    if (!expert) throw notFound(key);
     if (expert.kind === 'composition') return this.predictComposition(expert as ShippedExpert<CompositionExpertCard>, inputs);
     const { resolved, mapped: graphs } = resolveEach(inputs, (r) => {
       if (!r.structure) {

@@ -1,6 +1,9 @@
 import type { MaterialInput } from '../chem/input.js';
 import { ChemError, type Composition } from '../chem/types.js';
-import { getModel, getModelVersion, getModelWeights, type ModelRecord } from '../db/model-queries.js';
+import type { Viewer, Visibility } from '../db/dataset-queries.js';
+import { getModel, getModelVersion, getModelWeights, listModels, setModelVisibility, type ModelRecord } from '../db/model-queries.js';
+import { NotFoundError } from '../errors.js';
+import { gatesPlotSvg, parityPlotSvg } from './plots.js';
 import type { Pool } from '../db/pool.js';
 import { crystalGraph } from '../ml/cgcnn/batching.js';
 import type { BaseWeights } from '../ml/mixture/checkpoint.js';
@@ -52,11 +55,6 @@ const VERSION_TTL_MS = 1000;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/**
- * Trained models, loaded from Postgres on first use and kept while their checksum is unchanged (a retrained shipped
- * model is picked up on the next request). Predictions run in chunks, yielding between them, so one large batch
- * does not hold up other requests.
- */
 /** Least-recently-used map of bounded size. */
 class Lru<V> {
   private readonly map = new Map<string, V>();
@@ -76,6 +74,14 @@ class Lru<V> {
   }
 }
 
+const notFound = (idOrName: string) => new NotFoundError('model_not_found', `there is no model "${idOrName}"; GET /v1/models lists them`);
+
+/**
+ * Trained models as users meet them: listed and read as cards with their plots, published by their owners, and asked
+ * for predictions. A model is loaded from Postgres on first use and kept while its checksum is unchanged (a retrained
+ * shipped model is picked up on the next request). Predictions run in chunks, yielding between them, so one large
+ * batch does not hold up other requests.
+ */
 export class ModelService {
   private readonly cache = new Map<string, LoadedModel>();
   /**
@@ -88,35 +94,65 @@ export class ModelService {
 
   constructor(private readonly pool: Pool, private readonly base?: BaseWeights, private readonly chunkSize = 64) {}
 
-  /** undefined when no model has that id or name. */
-  async resolve(idOrName: string): Promise<LoadedModel | undefined> {
-    const v = await this.version(idOrName);
-    if (!v) return undefined;
+  list(viewer: Viewer, opts: { property?: string; limit: number; offset: number }): Promise<{ items: ModelRecord[]; total: number }> {
+    return listModels(this.pool, viewer, opts);
+  }
+
+  async get(viewer: Viewer, idOrName: string): Promise<ModelRecord> {
+    const m = await getModel(this.pool, viewer, idOrName);
+    if (!m) throw notFound(idOrName);
+    return m;
+  }
+
+  async setVisibility(owner: string, idOrName: string, visibility: Visibility): Promise<ModelRecord> {
+    const m = await setModelVisibility(this.pool, owner, idOrName, visibility);
+    if (!m) throw notFound(idOrName);
+    return m;
+  }
+
+  /** Test-set predictions against targets, as SVG. */
+  async parityPlot(viewer: Viewer, idOrName: string): Promise<string> {
+    const m = await this.get(viewer, idOrName);
+    const parity = (m.metrics.parity ?? { targets: [], predictions: [] }) as { targets: number[]; predictions: number[] };
+    return parityPlotSvg({ targets: parity.targets, predictions: parity.predictions, unit: m.unit, title: `${m.name}: ${m.property} (test set)` });
+  }
+
+  /** The learned gate weight of each expert, as SVG. */
+  async gatesPlot(viewer: Viewer, idOrName: string): Promise<string> {
+    const m = await this.get(viewer, idOrName);
+    return gatesPlotSvg({ experts: m.experts, title: `${m.name}: which experts it trusts` });
+  }
+
+  /** A model `viewer` may use, loaded (404 when there is none). */
+  async resolve(viewer: Viewer, idOrName: string): Promise<LoadedModel> {
+    const v = await this.version(viewer, idOrName);
+    if (!v) throw notFound(idOrName);
     const cached = this.cache.get(v.id);
     if (cached && cached.record.checksum === v.checksum) return cached;
     const key = `${v.id}:${v.checksum}`;
     let pending = this.loading.get(key);
     if (!pending) {
-      pending = this.load(v.id).finally(() => this.loading.delete(key));
+      pending = this.load(viewer, v.id).finally(() => this.loading.delete(key));
       this.loading.set(key, pending);
     }
     return pending;
   }
 
-  /** Which version of a model is current, re-read from Postgres at most every VERSION_TTL_MS per model. */
-  private async version(idOrName: string): Promise<{ id: string; checksum: string } | undefined> {
+  /** Which version of a model is current, re-read from Postgres at most every VERSION_TTL_MS per model and viewer. */
+  private async version(viewer: Viewer, idOrName: string): Promise<{ id: string; checksum: string } | undefined> {
     const now = Date.now();
-    const hit = this.versions.get(idOrName);
+    const key = `${viewer ?? ''}\u0000${idOrName}`;
+    const hit = this.versions.get(key);
     if (hit && now - hit.at < VERSION_TTL_MS) return hit.v;
-    const v = await getModelVersion(this.pool, idOrName);
+    const v = await getModelVersion(this.pool, viewer, idOrName);
     // Only found models are remembered, so a model created a moment ago is never reported missing.
-    if (v) this.versions.set(idOrName, { v, at: now });
+    if (v) this.versions.set(key, { v, at: now });
     if (this.versions.size > 10_000) this.versions.delete(this.versions.keys().next().value as string);
     return v;
   }
 
-  private async load(id: string): Promise<LoadedModel> {
-    const [record, blob] = await Promise.all([getModel(this.pool, id), getModelWeights(this.pool, id)]);
+  private async load(viewer: Viewer, id: string): Promise<LoadedModel> {
+    const [record, blob] = await Promise.all([getModel(this.pool, viewer, id), getModelWeights(this.pool, id)]);
     if (!record || !blob) throw new Error(`model ${id} vanished while loading`);
     const members = loadEnsemble(new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength), this.base);
     const elements = record.metrics.trainingElements;
@@ -131,7 +167,12 @@ export class ModelService {
   }
 
   /** Checks every input first (all problems reported together), then predicts in input order. */
-  async predict(model: LoadedModel, inputs: readonly MaterialInput[]): Promise<MaterialPrediction[]> {
+  async predict(viewer: Viewer, idOrName: string, inputs: readonly MaterialInput[]): Promise<{ model: ModelRecord; predictions: MaterialPrediction[] }> {
+    const model = await this.resolve(viewer, idOrName);
+    return { model: model.record, predictions: await this.predictLoaded(model, inputs) };
+  }
+
+  private async predictLoaded(model: LoadedModel, inputs: readonly MaterialInput[]): Promise<MaterialPrediction[]> {
     const { resolved, mapped: mlInputs } = resolveEach(inputs, (r): ExpertInput => {
       if (model.needsStructure && !r.structure) {
         throw new ChemError('structure_required', `model "${model.record.name}" mixes crystal-structure experts and needs a structure: send "structure" (pymatgen JSON), "cif" or "poscar" instead of "formula"`);

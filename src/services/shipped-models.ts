@@ -35,7 +35,7 @@ export async function seedShippedModels(pool: Pool, dir = SHIPPED_MODELS_DIR): P
     const checksum = createHash('sha256').update(weights).digest('hex');
     if (checksum !== card.sha256) throw new Error(`models/${card.file} does not match its sha256 in models/index.json; run npm run zoo:tasks again`);
     const outcome = await upsertShippedModel(pool, {
-      name: card.name, property: card.property, unit: card.unit, datasetId: null, splitId: null, jobId: null,
+      owner: null, visibility: 'public', name: card.name, property: card.property, unit: card.unit, datasetId: null, splitId: null, jobId: null,
       inputKinds: card.inputKinds, config: card.config, experts: card.experts, metrics: card.metrics, weights, checksum, shipped: true,
     });
     counts[outcome]++;

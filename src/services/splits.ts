@@ -1,20 +1,12 @@
 import { mulberry32, shuffleInPlace } from '../util/random.js';
 import { createHash } from 'node:crypto';
+import { UnprocessableError } from '../errors.js';
 
 /** The paper's 70/15/15 train/val/test proportions. */
 export const DEFAULT_FRACTIONS: readonly [number, number, number] = [0.7, 0.15, 0.15];
 
-/** A split request that cannot be honoured; `code` is stable for clients. */
-export class SplitError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'SplitError';
-  }
-}
+/** A split request that cannot be honoured (422, with a stable code). */
+export class SplitError extends UnprocessableError {}
 
 export interface SplitIndices {
   train: number[];

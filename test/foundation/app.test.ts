@@ -1,7 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { auth, build, TEST_API_KEY } from '../helper.js';
+import { auth, build, TEST_API_KEY, tinyDataset } from '../helper.js';
 
 test('the API boots against real Postgres and Redis', async (t) => {
   const app = await build(t);
@@ -56,13 +56,22 @@ test('the API boots against real Postgres and Redis', async (t) => {
     assert.match(body.detail, /\/v1\/nothing-here/);
   });
 
-  await t.test('a schema-invalid body is a 400 problem+json', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'selftest', steps: 'many' } });
+  await t.test('a schema-invalid body is a 400 problem+json; the selftest job type is not public', async () => {
+    const ids = { dataset: '00000000-0000-4000-8000-000000000001', split: '00000000-0000-4000-8000-000000000002' };
+    const res = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'fine-tune', ...ids, epochs: 'many' } });
     assert.equal(res.statusCode, 400);
     assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
     const body = res.json();
     assert.equal(body.code, 'validation_failed');
-    assert.match(body.detail, /steps/);
+    assert.match(body.detail, /epochs/);
+    const loss = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'fine-tune', ...ids, loss: 'huber' } });
+    assert.equal(loss.statusCode, 400);
+    const selftest = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'selftest', steps: 1 } });
+    assert.equal(selftest.statusCode, 400);
+    // A request of the right shape whose dataset does not exist is a 404, not a 400 or 422.
+    const missing = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'fine-tune', ...ids } });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().code, 'dataset_not_found');
   });
 
   await t.test('malformed JSON is a 400 problem+json, not a 500', async () => {
@@ -72,43 +81,50 @@ test('the API boots against real Postgres and Redis', async (t) => {
   });
 
   await t.test('a write route without a key is a 401 problem+json', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'selftest' } });
+    const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'fine-tune' } });
     assert.equal(res.statusCode, 401);
     assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
     assert.equal(res.json().code, 'unauthorized');
     assert.equal(res.headers['www-authenticate'], 'Bearer');
-    const wrong = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: 'Bearer not-the-key-at-all' }, payload: { type: 'selftest' } });
+    const wrong = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: 'Bearer not-the-key-at-all' }, payload: { type: 'fine-tune' } });
     assert.equal(wrong.statusCode, 401);
   });
 
   await t.test('a job id that is not a uuid is a 400, an unknown one a 404', async () => {
-    assert.equal((await app.inject({ method: 'GET', url: '/v1/jobs/42' })).statusCode, 400);
-    const res = await app.inject({ method: 'GET', url: '/v1/jobs/00000000-0000-4000-8000-000000000000' });
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/jobs/42', headers: auth })).statusCode, 400);
+    const res = await app.inject({ method: 'GET', url: '/v1/jobs/00000000-0000-4000-8000-000000000000', headers: auth });
     assert.equal(res.statusCode, 404);
     assert.equal(res.json().code, 'job_not_found');
   });
 
-  await t.test('Idempotency-Key returns the same job', async () => {
+  await t.test('Idempotency-Key returns the same job for the same request and refuses another request', async () => {
+    const { dataset, split } = await tinyDataset(app);
     const headers = { ...auth, 'idempotency-key': 'abc-123' };
-    const first = await app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: { type: 'selftest', steps: 1, stepMs: 0 } });
-    assert.equal(first.statusCode, 202);
+    const request = { type: 'fine-tune', dataset, split, epochs: 5 };
+    const first = await app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: request });
+    assert.equal(first.statusCode, 202, first.body);
     assert.equal(first.headers.location, `/v1/jobs/${first.json().id}`);
-    const second = await app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: { type: 'selftest', steps: 1, stepMs: 0 } });
+    const second = await app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: request });
     assert.equal(second.statusCode, 200);
     assert.equal(second.json().id, first.json().id);
+    const other = await app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: { ...request, epochs: 6 } });
+    assert.equal(other.statusCode, 422);
+    assert.equal(other.json().code, 'idempotency_key_reused');
   });
 });
 
 test('operators: /metrics for Prometheus and a read-only bull-board behind the API key', async (t) => {
   const app = await build(t);
   await app.inject({ method: 'GET', url: '/health/live' });
-  await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'selftest', steps: 1, stepMs: 0 } });
+  const { dataset, split } = await tinyDataset(app);
+  const queued = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'fine-tune', dataset, split, epochs: 5 } });
+  assert.equal(queued.statusCode, 202, queued.body);
 
   const metrics = await app.inject('/metrics');
   assert.equal(metrics.statusCode, 200);
   assert.match(metrics.headers['content-type'] as string, /^text\/plain/);
   assert.match(metrics.body, /matmoe_http_request_duration_seconds_bucket\{[^}]*route="\/health\/live"/);
-  assert.match(metrics.body, /matmoe_jobs\{type="selftest",state="queued"\} 1/);
+  assert.match(metrics.body, /matmoe_jobs\{type="fine-tune",state="queued"\} 1/);
   assert.match(metrics.body, /# TYPE matmoe_predictions_total counter/);
 
   const anonymous = await app.inject('/admin/queues');

@@ -37,7 +37,7 @@ test('experts over HTTP', async (t) => {
   });
 
   await t.test('seeding again is idempotent', async () => {
-    assert.deepEqual(await app.experts.seed(app.pg), { inserted: 0, updated: 0, unchanged: 18 + compositionCards.length });
+    assert.deepEqual(await app.experts.seed(), { inserted: 0, updated: 0, unchanged: 18 + compositionCards.length });
   });
 
   await t.test('GET /v1/experts/{key} returns the card; an unknown key is a 404 problem', async () => {

@@ -107,20 +107,20 @@ test('splits over HTTP, on the paper\'s expt_bandgap dataset', async (t) => {
   });
 
   await t.test('list and get; 404s; writes need a key', async () => {
-    const list = await app.inject({ method: 'GET', url });
+    const list = await app.inject({ method: 'GET', url, headers: auth });
     assert.equal(list.statusCode, 200);
     const items = list.json().items as Split[];
     assert.equal(items.length, 4);
     assert.equal(items[0].id, seed0.id);
     assert.ok(items.every((s) => !('train' in s)));
-    const one = await app.inject({ method: 'GET', url: `${url}/${seed0.id}` });
+    const one = await app.inject({ method: 'GET', url: `${url}/${seed0.id}`, headers: auth });
     assert.equal(one.statusCode, 200);
     assert.deepEqual(one.json().test, seed0.test);
 
-    const missingSplit = await app.inject({ method: 'GET', url: `${url}/00000000-0000-4000-8000-000000000000` });
+    const missingSplit = await app.inject({ method: 'GET', url: `${url}/00000000-0000-4000-8000-000000000000`, headers: auth });
     assert.equal(missingSplit.statusCode, 404);
     assert.equal(missingSplit.json().code, 'split_not_found');
-    const missingDs = await app.inject({ method: 'GET', url: '/v1/datasets/00000000-0000-4000-8000-000000000000/splits' });
+    const missingDs = await app.inject({ method: 'GET', url: '/v1/datasets/00000000-0000-4000-8000-000000000000/splits', headers: auth });
     assert.equal(missingDs.statusCode, 404);
     assert.equal(missingDs.json().code, 'dataset_not_found');
     const postMissing = await app.inject({ method: 'POST', url: '/v1/datasets/00000000-0000-4000-8000-000000000000/splits', headers: auth, payload: { method: 'random' } });
@@ -131,7 +131,7 @@ test('splits over HTTP, on the paper\'s expt_bandgap dataset', async (t) => {
   await t.test('a split is tied to its dataset: its id under another dataset is 404', async () => {
     const small = await app.inject({ method: 'POST', url: '/v1/datasets', headers: auth, payload: { name: 's', property: 'p', unit: '', rows: [{ formula: 'Si', target: 1 }] } });
     assert.equal(small.statusCode, 201);
-    const r = await app.inject({ method: 'GET', url: `/v1/datasets/${small.json().id}/splits/${seed0.id}` });
+    const r = await app.inject({ method: 'GET', url: `/v1/datasets/${small.json().id}/splits/${seed0.id}`, headers: auth });
     assert.equal(r.statusCode, 404);
     const tooSmall = await app.inject({ method: 'POST', url: `/v1/datasets/${small.json().id}/splits`, headers: auth, payload: { method: 'random' } });
     assert.equal(tooSmall.statusCode, 422);

@@ -2,13 +2,14 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import fp from 'fastify-plugin';
-import { HttpProblem } from '../../http/problem.js';
+import { UnauthorizedError } from './auth.js';
+import { sendProblem, toProblem } from './problems.js';
 
 export const ADMIN_PREFIX = '/admin/queues';
 
 /**
- * bull-board, read-only, at /admin/queues. It needs an API key like every write route: as a Bearer header, or as the
- * password of HTTP Basic auth so that a browser can open it (any user name).
+ * bull-board, read-only, at /admin/queues, for any principal with an API key: as a Bearer header, or as the password
+ * of HTTP Basic auth so that a browser can open it (any user name); the 401 asks the browser for Basic credentials.
  */
 export default fp(async (app) => {
   const serverAdapter = new FastifyAdapter();
@@ -20,19 +21,12 @@ export default fp(async (app) => {
   });
 
   await app.register(async (scope) => {
+    // bull-board installs its own error handler, so the 401 is answered here rather than thrown.
     scope.addHook('onRequest', async (request, reply) => {
-      const header = request.headers.authorization ?? '';
-      const basic = /^Basic\s+(\S+)$/i.exec(header);
-      if (basic) {
-        const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
-        request.headers.authorization = `Bearer ${decoded.slice(decoded.indexOf(':') + 1)}`;
-      }
-      try {
-        await app.requireApiKey.call(app, request, reply);
-      } catch (err) {
-        if (err instanceof HttpProblem && err.statusCode === 401) reply.header('www-authenticate', 'Basic realm="MatMoE admin", charset="UTF-8"');
-        throw err;
-      }
+      if (request.principal !== null) return;
+      reply.header('www-authenticate', 'Basic realm="MatMoE admin", charset="UTF-8"');
+      const { status, body } = toProblem(new UnauthorizedError('the queue dashboard needs an API key: send "Authorization: Bearer <key>" or use it as the password of HTTP Basic auth'), request);
+      return sendProblem(reply, status, body);
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: ADMIN_PREFIX });
   });

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { jobCounts, jobSeconds } from '../../db/job-queries.js';
 
 export interface Metrics {
   registry: Registry;
@@ -37,8 +38,7 @@ export default fp(async (app) => {
     registers: [registry],
     async collect() {
       this.reset();
-      const { rows } = await app.pg.query<{ type: string; state: string; n: number }>('SELECT type, state, count(*)::int AS n FROM jobs GROUP BY type, state');
-      for (const r of rows) this.set({ type: r.type, state: r.state }, r.n);
+      for (const r of await jobCounts(app.pg)) this.set({ type: r.type, state: r.state }, r.n);
     },
   });
   new Gauge({
@@ -48,11 +48,7 @@ export default fp(async (app) => {
     registers: [registry],
     async collect() {
       this.reset();
-      const { rows } = await app.pg.query<{ type: string; state: string; s: number }>(
-        `SELECT type, state, coalesce(sum(extract(epoch FROM finished_at - started_at)), 0)::float8 AS s
-         FROM jobs WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY type, state`,
-      );
-      for (const r of rows) this.set({ type: r.type, state: r.state }, r.s);
+      for (const r of await jobSeconds(app.pg)) this.set({ type: r.type, state: r.state }, r.s);
     },
   });
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { DATASET_LIMITS, MAX_NAME_LENGTH, MAX_PROPERTY_LENGTH, MAX_UNIT_LENGTH } from '../../../services/datasets.js';
+import { DATASET_LIMITS, DatasetFields, VisibilitySchema } from '../../../services/datasets/limits.js';
 
 const Uuid = Type.String({ format: 'uuid' });
 const Timestamp = Type.String({ format: 'date-time' });
@@ -37,9 +37,7 @@ const DatasetRowInput = Type.Object(
 
 export const CreateDatasetJson = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'a label for people; not part of the content hash' }),
-    property: Type.String({ minLength: 1, maxLength: MAX_PROPERTY_LENGTH, description: 'the property the targets measure, e.g. "band gap"' }),
-    unit: Type.String({ maxLength: MAX_UNIT_LENGTH, description: 'unit of the targets ("" when dimensionless)' }),
+    ...DatasetFields.properties,
     rows: Type.Array(DatasetRowInput, { description: `at most ${DATASET_LIMITS.maxRows} rows` }),
   },
   {
@@ -58,9 +56,7 @@ export type CreateDatasetJson = Static<typeof CreateDatasetJson>;
  */
 export const CreateDatasetMultipart = Type.Object(
   {
-    name: Type.String({ description: 'dataset name' }),
-    property: Type.String({ description: 'property measured by the targets' }),
-    unit: Type.String({ description: 'unit of the targets' }),
+    ...DatasetFields.properties,
     format: Type.Optional(Type.Enum(['csv', 'jsonl', 'json'], { description: 'file format; by default taken from the file name, then its media type' })),
     file: Type.String({
       format: 'binary',
@@ -87,6 +83,8 @@ const Warning = Type.Object({ index: Type.Optional(Type.Integer({ description: '
 
 const datasetFields = {
   id: Uuid,
+  visibility: VisibilitySchema,
+  mine: Type.Boolean({ description: 'whether the caller owns it' }),
   name: Type.String(),
   property: Type.String(),
   unit: Type.String(),
@@ -99,7 +97,7 @@ const datasetFields = {
 };
 
 const EXAMPLE_DATASET = {
-  id: EXAMPLE_ID, name: 'experimental band gaps', property: 'band gap', unit: 'eV', contentHash: EXAMPLE_HASH, rowCount: 3,
+  id: EXAMPLE_ID, visibility: 'private', mine: true, name: 'experimental band gaps', property: 'band gap', unit: 'eV', contentHash: EXAMPLE_HASH, rowCount: 3,
   inputKinds: ['formula'], targetStats: { count: 3, mean: 1.97, std: 0.9886, min: 1.12, max: 3.37, median: 1.42 },
   createdAt: '2026-11-24T10:00:00.000Z', links: { self: `/v1/datasets/${EXAMPLE_ID}`, splits: `/v1/datasets/${EXAMPLE_ID}/splits` },
 };
@@ -167,7 +165,7 @@ export const DatasetDetail = Type.Object(
 
 const RandomSplitBody = Type.Object(
   {
-    method: Type.Literal('random'),
+    method: Type.Optional(Type.Literal('random', { description: 'random (the default when left out)' })),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647, description: 'PRNG seed (mulberry32 + Fisher–Yates); default 0' })),
     fractions: Type.Optional(Type.Array(Type.Number(), {
       minItems: 3, maxItems: 3,
@@ -188,7 +186,9 @@ const ExplicitSplitBody = Type.Object(
 );
 
 export const CreateSplitBody = Type.Union([RandomSplitBody, ExplicitSplitBody], {
+  description: 'a random split (method "random" or left out: seeded, 70/15/15 by default) or explicit index lists (method "explicit")',
   examples: [
+    {},
     { method: 'random', seed: 0, fractions: [0.7, 0.15, 0.15] },
     { method: 'explicit', train: [0, 1, 2, 3, 4, 5, 6], val: [7], test: [8, 9] },
   ],
@@ -222,3 +222,6 @@ export const SplitDetail = Type.Object(
 );
 
 export const SplitList = Type.Object({ items: Type.Array(SplitSummary) }, { examples: [{ items: [EXAMPLE_SPLIT] }] });
+
+export const VisibilityBody = Type.Object({ visibility: VisibilitySchema }, { additionalProperties: false, examples: [{ visibility: 'public' }] });
+

@@ -1,9 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { MaterialInput } from '../../../chem/input.js';
-import { getExpert, listExperts, type ExpertRecord } from '../../../db/expert-queries.js';
+import type { ExpertRecord } from '../../../db/expert-queries.js';
 import { InputsBody } from '../../../http/inputs.js';
-import { HttpProblem, problems } from '../../../http/problem.js';
-import { InvalidInputsError } from '../../../chem/resolve-inputs.js';
+import { problems } from '../../../http/problem.js';
 import { ExpertDetail, ExpertKeyParams, ExpertList, ExpertListQuery, ExpertPredictResponse } from './schema.js';
 
 function summary(e: ExpertRecord) {
@@ -13,19 +11,19 @@ function summary(e: ExpertRecord) {
   };
 }
 
+/** The pre-trained experts are public. */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {
     schema: { tags: ['experts'], summary: 'The pre-trained experts a mixture can draw on', querystring: ExpertListQuery, response: { 200: ExpertList, ...problems(400) } },
   }, async (request) => {
-    const experts = await listExperts(app.pg, request.query.kind);
+    const experts = await app.experts.list(request.query.kind);
     return { items: experts.map(summary), total: experts.length };
   });
 
   app.get('/:key', {
     schema: { tags: ['experts'], summary: 'One expert with its full card', params: ExpertKeyParams, response: { 200: ExpertDetail, ...problems(400, 404) } },
   }, async (request) => {
-    const e = await getExpert(app.pg, request.params.key);
-    if (!e) throw new HttpProblem(404, 'expert_not_found', `there is no expert "${request.params.key}"; GET /v1/experts lists them`);
+    const e = await app.experts.get(request.params.key);
     return { ...summary(e), card: e.card };
   });
 
@@ -38,17 +36,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: ExpertPredictResponse, ...problems(400, 404, 422) },
     },
   }, async (request) => {
-    const { key } = request.params;
-    const e = await getExpert(app.pg, key);
-    if (!e || !app.experts.has(key)) throw new HttpProblem(404, 'expert_not_found', `there is no expert "${key}"; GET /v1/experts lists them`);
-    try {
-      const predictions = await app.experts.predict(key, request.body.inputs as MaterialInput[]);
-      app.metrics.predictions.inc({ model: `expert:${key}`, kind: 'expert' }, predictions.length);
-      return { expert: key, property: e.property, unit: e.unit, predictions };
-    } catch (err) {
-      if (err instanceof InvalidInputsError) throw new HttpProblem(422, 'invalid_input', err.message, { errors: err.problems });
-      throw err;
-    }
+    const { expert, predictions } = await app.experts.predict(request.params.key, request.body.inputs);
+    app.metrics.predictions.inc({ model: `expert:${expert.key}`, kind: 'expert' }, predictions.length);
+    return { expert: expert.key, property: expert.property, unit: expert.unit, predictions };
   });
 };
 

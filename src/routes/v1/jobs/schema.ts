@@ -1,43 +1,25 @@
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 
 export const JobIdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'job id' }) });
 
-export const CreateJobBody = Type.Object(
-  {
-    type: Type.Enum(['fine-tune', 'selftest'], { description: '`fine-tune` trains a mixture on a dataset split; `selftest` walks timed steps through the queue and a worker' }),
-    dataset: Type.Optional(Type.String({ format: 'uuid', description: 'fine-tune: dataset id' })),
-    split: Type.Optional(Type.String({ format: 'uuid', description: 'fine-tune: split id of that dataset' })),
-    experts: Type.Optional(Type.Union([Type.Literal('all'), Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 100 })], { description: 'fine-tune: expert keys, or "all" (default) for every expert the dataset can feed' })),
-    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$', description: 'fine-tune: name of the model to create (unique)' })),
-    mode: Type.Optional(Type.Enum(['mixture', 'pairwise', 'scratch'], { description: 'fine-tune: mixture of experts (default), one fixed expert, or CGCNN from scratch' })),
-    k: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'fine-tune: experts mixed (top-k of the gate; paper: 2)' })),
-    epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, description: 'fine-tune: at most this many epochs (paper: 1000)' })),
-    patience: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000, description: 'fine-tune: stop after this many epochs without a better validation MAE (paper: 500)' })),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })),
-    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'fine-tune: crystals per step (paper: 250)' })),
-    loss: Type.Optional(Type.Enum(['mse', 'l1'], { description: 'fine-tune: training loss on the standardised target: mse (the paper) or l1 (the mean absolute error that is reported). Default: l1 when every expert is a composition expert (measured better there), else mse' })),
-    gateWarmup: Type.Optional(Type.Integer({ minimum: 0, maximum: 5000, description: 'fine-tune: first epochs in which every expert is mixed before top-k selection (paper: 0); at most `epochs`' })),
-    gateInit: Type.Optional(Type.Enum(['equal', 'probe', 'probe-kinds'], { description: 'fine-tune: starting gate logits: equal (the paper), probe (experts ranked by a ridge regression on their frozen embeddings, scored on the validation rows) or probe-kinds (ranked within each expert kind, so the best crystal-graph and the best composition expert start together). Default: probe when every expert is a composition expert (measured better there), else equal' })),
-    steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'selftest: number of steps' })),
-    stepMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000, description: 'selftest: milliseconds per step' })),
-    failAttempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'selftest: fail the first N attempts (exercises retries)' })),
-  },
-  {
-    additionalProperties: false,
-    examples: [{ type: 'fine-tune', dataset: '5d0c6b2a-1f3e-4a7b-9c8d-0e1f2a3b4c5d', split: '7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b', experts: 'all', k: 2, epochs: 300, patience: 100, name: 'my-2d-gaps' }],
-  },
-);
-export type CreateJobBody = Static<typeof CreateJobBody>;
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$',
+    description: 'repeat a POST safely: the same key with the same request returns the same job; the same key with another request is a 422',
+  })),
+});
 
 const Timestamp = Type.String({ format: 'date-time' });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+const JOB_ID = '3f1c2a5e-8f5b-4c1e-9a43-2b8d2f7c9e10';
 
 export const JobResponse = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     type: Type.String(),
     state: Type.Enum(['queued', 'active', 'completed', 'failed', 'cancelled']),
-    payload: Type.Record(Type.String(), Type.Unknown()),
+    payload: Type.Record(Type.String(), Type.Unknown(), { description: 'the request as queued: every default filled, the experts resolved' }),
     progress: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
     result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
     error: Nullable(Type.String()),
@@ -47,14 +29,21 @@ export const JobResponse = Type.Object(
     updatedAt: Timestamp,
     startedAt: Nullable(Timestamp),
     finishedAt: Nullable(Timestamp),
-    links: Type.Object({ self: Type.String() }),
+    links: Type.Object({ self: Type.String(), events: Type.String() }),
   },
   {
     examples: [{
-      id: '3f1c2a5e-8f5b-4c1e-9a43-2b8d2f7c9e10', type: 'selftest', state: 'completed', payload: { steps: 5, stepMs: 100, failAttempts: 0 },
-      progress: { step: 5, steps: 5 }, result: { steps: 5, attempt: 1, ms: 512 }, error: null, attempts: 1, backend: 'wasm',
-      createdAt: '2026-11-24T10:00:00.000Z', updatedAt: '2026-11-24T10:00:01.000Z', startedAt: '2026-11-24T10:00:00.100Z', finishedAt: '2026-11-24T10:00:00.700Z',
-      links: { self: '/v1/jobs/3f1c2a5e-8f5b-4c1e-9a43-2b8d2f7c9e10' },
+      id: JOB_ID, type: 'fine-tune', state: 'completed',
+      payload: {
+        type: 'fine-tune', dataset: '5d0c6b2a-1f3e-4a7b-9c8d-0e1f2a3b4c5d', split: '7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b', name: 'my-2d-gaps',
+        experts: ['mp_bandgap', 'jarvis_bandgap', 'mp_eform'], mode: 'mixture', k: 2, epochs: 300, patience: 100, seed: 0, batchSize: 250,
+        loss: 'mse', gateWarmup: 0, gateInit: 'equal', visibility: 'private',
+      },
+      progress: { stage: 'saving', epoch: 300, epochs: 300, trainLoss: 0.061, valMae: 0.52, bestValMae: 0.49, bestEpoch: 212, gate: [{ key: 'mp_bandgap', weight: 0.91 }, { key: 'jarvis_bandgap', weight: 0.09 }], seconds: 41.2 },
+      result: { model: '9b2f0c1e-3d4a-4b5c-8d6e-7f8091a2b3c4', name: 'my-2d-gaps', valMae: 0.49, testMae: 0.53, bestEpoch: 212, epochsRun: 300 },
+      error: null, attempts: 1, backend: 'wasm',
+      createdAt: '2026-11-24T10:00:00.000Z', updatedAt: '2026-11-24T10:00:45.000Z', startedAt: '2026-11-24T10:00:00.100Z', finishedAt: '2026-11-24T10:00:45.000Z',
+      links: { self: `/v1/jobs/${JOB_ID}`, events: `/v1/jobs/${JOB_ID}/events` },
     }],
   },
 );

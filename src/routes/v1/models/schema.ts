@@ -1,10 +1,15 @@
 import { Type } from 'typebox';
-import { MaterialInputSchema } from '../../../http/inputs.js';
+import { InputsArray } from '../../../http/inputs.js';
+import { MODEL_NAME_PATTERN } from '../../../services/fine-tune/request.js';
+import { VisibilitySchema } from '../../../services/datasets/limits.js';
 
-export const ModelRef = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100, description: 'model id (uuid) or name, e.g. expt_bandgap' }) });
+/** A model id (uuid) or name: a name never looks like a uuid, so the two cannot be confused. */
+const ModelIdOrName = Type.String({ minLength: 1, maxLength: 100, pattern: `${MODEL_NAME_PATTERN}|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`, description: 'model id (uuid) or name, e.g. expt_bandgap' });
+
+export const ModelRef = Type.Object({ id: ModelIdOrName });
 
 export const ModelListQuery = Type.Object({
-  property: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'only models of this property' })),
+  property: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000]*$', description: 'only models of this property' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
 });
@@ -12,7 +17,7 @@ export const ModelListQuery = Type.Object({
 const ExpertWeight = Type.Object({ key: Type.String(), kind: Type.String(), weight: Type.Number() });
 
 const CARD_EXAMPLE = {
-  id: '9b2f0c1e-3d4a-4b5c-8d6e-7f8091a2b3c4', name: 'expt_bandgap', property: 'experimental band gap', unit: 'eV', shipped: true,
+  id: '9b2f0c1e-3d4a-4b5c-8d6e-7f8091a2b3c4', name: 'expt_bandgap', property: 'experimental band gap', unit: 'eV', shipped: true, visibility: 'public', mine: false,
   inputKinds: ['formula', 'structure', 'cif', 'poscar'], experts: [{ key: 'comp_mp_gap', kind: 'composition', weight: 0.93 }, { key: 'comp_jarvis3d_optb88vdw_gap', kind: 'composition', weight: 0.07 }],
   metrics: { valMae: 0.35, testMae: 0.36, members: 5 }, config: { mode: 'mixture', k: 2 }, checksum: 'a'.repeat(64), version: 1,
   datasetId: null, splitId: null, jobId: null, createdAt: '2026-11-24T10:00:00.000Z',
@@ -26,6 +31,8 @@ export const ModelCard = Type.Object(
     property: Type.String(),
     unit: Type.String(),
     shipped: Type.Boolean({ description: 'trained by `npm run zoo:tasks` and shipped with the service' }),
+    visibility: VisibilitySchema,
+    mine: Type.Boolean({ description: 'whether the caller owns it' }),
     inputKinds: Type.Array(Type.String(), { description: 'input kinds the model accepts' }),
     experts: Type.Array(ExpertWeight, { description: 'experts used, with their learned gate weights (averaged over ensemble members)' }),
     metrics: Type.Record(Type.String(), Type.Unknown(), { description: 'validation/test MAE in the model unit, best epoch, training time, backend, ensemble members' }),
@@ -73,14 +80,14 @@ export const PredictionsResponse = Type.Object(
 const INPUTS_EXAMPLE = { inputs: [{ formula: 'GaAs' }, { formula: 'Fe2O3' }] };
 
 export const ModelPredictBody = Type.Object(
-  { inputs: Type.Array(MaterialInputSchema, { minItems: 1, maxItems: 1000 }) },
+  { inputs: InputsArray },
   { additionalProperties: false, examples: [INPUTS_EXAMPLE] },
 );
 
 export const PredictBody = Type.Object(
   {
-    model: Type.String({ minLength: 1, maxLength: 100, description: 'model id or name (GET /v1/models)' }),
-    inputs: Type.Array(MaterialInputSchema, { minItems: 1, maxItems: 1000 }),
+    model: Type.Intersect([ModelIdOrName], { description: 'model id or name (GET /v1/models)' }),
+    inputs: InputsArray,
   },
   { additionalProperties: false, examples: [{ model: 'expt_bandgap', ...INPUTS_EXAMPLE }] },
 );

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { predictWithModel } from '../../../http/predict.js';
 import { problems } from '../../../http/problem.js';
 import { PredictBody, PredictionsResponse } from '../models/schema.js';
 
@@ -9,9 +8,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['models'],
       summary: 'Predict a property for 1 to 1000 materials with a trained model (answers in input order)',
       body: PredictBody,
-      response: { 200: PredictionsResponse, ...problems(400, 404, 422) },
+      response: { 200: PredictionsResponse, ...problems(400, 401, 404, 422) },
     },
-  }, async (request) => predictWithModel(app, request.body.model, request.body.inputs));
+  }, async (request) => {
+    const { model, predictions } = await app.models.predict(request.principal, request.body.model, request.body.inputs);
+    app.metrics.predictions.inc({ model: model.name, kind: 'model' }, predictions.length);
+    return { model: model.name, property: model.property, unit: model.unit, predictions };
+  });
 };
 
 export default routes;

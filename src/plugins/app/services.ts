@@ -1,0 +1,41 @@
+import fp from 'fastify-plugin';
+import { DatasetService } from '../../services/dataset-service.js';
+import { ExpertService } from '../../services/expert-service.js';
+import { HealthService } from '../../services/health-service.js';
+import { JobEvents } from '../../services/job-events.js';
+import { JobService } from '../../services/job-service.js';
+import { ModelService } from '../../services/model-service.js';
+import { seedShippedModels } from '../../services/shipped-models.js';
+import { SplitService } from '../../services/split-service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    experts: ExpertService;
+    models: ModelService;
+    datasets: DatasetService;
+    splits: SplitService;
+    jobs: JobService;
+    health: HealthService;
+  }
+}
+
+/**
+ * The domain services, one decorator each; routes call these and nothing below them. At start the shipped experts and
+ * models are seeded into Postgres (idempotent); models are loaded lazily on first prediction.
+ */
+export default fp(async (app) => {
+  const experts = await ExpertService.load(app.pg);
+  app.log.info(await experts.seed(), 'experts seeded');
+  app.log.info(await seedShippedModels(app.pg), 'shipped models seeded');
+  const events = new JobEvents(app.config.databaseUrl, (err) => app.log.warn({ err: err.message }, 'job events connection lost; reconnecting'));
+  await events.start();
+  app.addHook('onClose', async () => events.close());
+
+  const datasets = new DatasetService(app.pg);
+  app.decorate('experts', experts);
+  app.decorate('models', new ModelService(app.pg, (key, sha) => experts.baseWeights(key, sha)));
+  app.decorate('datasets', datasets);
+  app.decorate('splits', new SplitService(app.pg, datasets));
+  app.decorate('jobs', new JobService(app.pg, app.trainingQueue, events));
+  app.decorate('health', new HealthService(app.pg, app.redis, app.backend));
+}, { name: 'services', dependencies: ['db', 'redis', 'backend'] });

@@ -1,3 +1,0 @@
-import { runApi } from './processes/api-process.js';
-
-await runApi();

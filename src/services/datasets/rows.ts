@@ -1,0 +1,127 @@
+/**
+ * One dataset row checked and normalised: exactly one input (formula, structure, CIF or POSCAR, with species for a
+ * VASP 4 POSCAR), read by the chemistry module; a finite target; an optional id. Every problem of a row is reported.
+ */
+import { INPUT_KINDS, inputKind, resolveInput, SPECIES_LIMITS, type InputKind, type MaterialInput } from '../../chem/input.js';
+import { ChemError } from '../../chem/types.js';
+import type { DatasetRowRecord } from '../../db/dataset-queries.js';
+import { MAX_ROW_ID_LENGTH, type RawRow } from './limits.js';
+
+const ROW_KEYS = new Set<string>([...INPUT_KINDS, 'species', 'target', 'id']);
+
+type Problem = { code: string; message: string };
+
+/** A target written as text (CSV): plain decimal or scientific notation; NaN, infinities and blanks are errors. */
+export function parseTargetText(text: string): number | Problem {
+  const t = text.trim();
+  if (t === '') return { code: 'target_missing', message: 'the target is empty' };
+  if (/^[+-]?(nan|inf|infinity)$/i.test(t)) return { code: 'target_not_finite', message: `the target "${t}" is not a finite number` };
+  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(t)) return { code: 'target_not_number', message: `the target "${t}" is not a number` };
+  const n = Number(t);
+  if (!Number.isFinite(n)) return { code: 'target_not_finite', message: `the target "${t}" is out of range` };
+  return n;
+}
+
+function checkTarget(value: unknown, fromText: boolean): number | Problem {
+  if (value === undefined || value === null) return { code: 'target_missing', message: 'the row has no "target"' };
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { code: 'target_not_finite', message: `the target ${value} is not a finite number` };
+  if (typeof value === 'string' && fromText) return parseTargetText(value);
+  return { code: 'target_not_number', message: `the target must be a number, got ${typeof value === 'string' ? `the string "${value.slice(0, 40)}"` : typeof value}` };
+}
+
+function checkId(value: unknown, fromText: boolean): string | null | Problem {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string') return { code: 'row_id_invalid', message: '"id" must be a string or a number' };
+  const id = value.trim();
+  if (id === '' && fromText) return null;
+  if (id.length === 0 || id.length > MAX_ROW_ID_LENGTH) return { code: 'row_id_invalid', message: `"id" must be 1 to ${MAX_ROW_ID_LENGTH} characters` };
+  return id;
+}
+
+function hasNul(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (Array.isArray(v)) return v.some(hasNul);
+  if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => k.includes('\u0000') || hasNul(x));
+  return false;
+}
+
+const isProblem = (x: unknown): x is Problem => typeof x === 'object' && x !== null && 'code' in x && 'message' in x;
+
+/** A VASP 4 POSCAR's block elements: a list in JSON rows, "Ga As" or "Ga,As" in a CSV cell. */
+function rowSpecies(value: unknown, fromText: boolean): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const list = fromText && typeof value === 'string' ? value.trim().split(/[\s,;]+/) : value;
+  if (!Array.isArray(list) || list.length === 0 || list.length > SPECIES_LIMITS.maxBlocks || !list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= SPECIES_LIMITS.maxSymbolLength)) {
+    throw new ChemError('species_invalid', '"species" must list element symbols, one per atom block of the POSCAR, e.g. ["Ga", "As"] (in a CSV cell: "Ga As")');
+  }
+  return list as string[];
+}
+
+/**
+ * Validates one row and returns what is stored: the input normalised (formula trimmed, CIF/POSCAR line endings as
+ * LF, structure as given) with its kind, reduced formula and target. Returns every problem of the row, not just the first.
+ */
+export function validateRow(raw: RawRow, fromText: boolean): { row?: Omit<DatasetRowRecord, 'index'>; warnings: string[]; problems: Problem[] } {
+  if (raw.errors && raw.errors.length > 0) return { problems: raw.errors, warnings: [] };
+  const v = raw.value;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    return { problems: [{ code: 'row_not_object', message: `a row must be an object like {"formula": "GaAs", "target": 1.42}, got ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}` }], warnings: [] };
+  }
+  const o = v as Record<string, unknown>;
+  const problems: Problem[] = [];
+  const unknown = Object.keys(o).filter((k) => !ROW_KEYS.has(k));
+  if (unknown.length > 0) {
+    problems.push({ code: 'row_unknown_field', message: `unknown field(s) ${unknown.map((k) => `"${k}"`).join(', ')}; a row has one of formula, structure, cif or poscar (with species for a VASP 4 POSCAR), a target and optionally an id` });
+  }
+
+  const given: Record<string, unknown> = {};
+  for (const kind of INPUT_KINDS) {
+    const x = o[kind];
+    if (x === undefined || x === null || (fromText && typeof x === 'string' && x.trim() === '')) continue;
+    given[kind] = x;
+  }
+  let kind: InputKind | undefined;
+  let input: Record<string, unknown> | undefined;
+  try {
+    kind = inputKind(given);
+    let x = given[kind];
+    if (kind === 'formula' && typeof x === 'string') x = x.trim();
+    if ((kind === 'cif' || kind === 'poscar') && typeof x === 'string') x = x.replace(/\r\n?/g, '\n');
+    if (kind === 'structure' && fromText && typeof x === 'string') {
+      try {
+        x = JSON.parse(x);
+      } catch (err) {
+        throw new ChemError('structure_invalid_json', `the structure cell is not valid JSON: ${(err as Error).message}`);
+      }
+    }
+    const species = rowSpecies(o.species, fromText);
+    input = species === undefined ? { [kind]: x } : { [kind]: x, species };
+  } catch (err) {
+    problems.push(err instanceof ChemError ? { code: err.code, message: err.message } : { code: 'input_invalid', message: (err as Error).message });
+  }
+
+  let formula: string | undefined;
+  let warnings: string[] = [];
+  if (kind && input) {
+    if (hasNul(input)) {
+      problems.push({ code: 'input_invalid_character', message: 'the input contains a NUL character' });
+    } else {
+      try {
+        const resolved = resolveInput(input as MaterialInput);
+        formula = resolved.formula;
+        warnings = resolved.warnings;
+      } catch (err) {
+        problems.push(err instanceof ChemError ? { code: err.code, message: err.message } : { code: 'input_invalid', message: `the ${kind} cannot be read: ${(err as Error).message}` });
+      }
+    }
+  }
+
+  const target = checkTarget(o.target, fromText);
+  if (isProblem(target)) problems.push(target);
+  const id = checkId(o.id, fromText);
+  if (isProblem(id)) problems.push(id);
+
+  if (problems.length > 0 || !kind || !input || formula === undefined || isProblem(target) || isProblem(id)) return { problems, warnings };
+  return { row: { kind, input, formula, target, externalId: id }, warnings, problems };
+}

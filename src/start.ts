@@ -1,3 +1,0 @@
-import { runAll } from './processes/supervisor.js';
-
-await runAll();

@@ -1,3 +1,0 @@
-import { runWorker } from './processes/worker-process.js';
-
-await runWorker();
