@@ -23,7 +23,7 @@ import type { ExpertInput } from '../src/ml/experts/expert-kind.js';
 import { predictMixture, type MixtureModel } from '../src/ml/mixture/model.js';
 import { readSplit, readTaskRows, taskIndex } from './lib/tasks.js';
 import { trainMixture } from '../src/ml/mixture/trainer.js';
-import { ensembleGate } from '../src/services/model-service.js';
+import { ensembleGate } from '../src/ml/stored-model.js';
 import { SHIPPED_MODELS_DIR, type ShippedModelCard } from '../src/services/shipped-models.js';
 import { type GateInit } from '../src/ml/mixture/config.js';
 

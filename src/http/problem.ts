@@ -62,7 +62,12 @@ const EXAMPLES: Record<number, Problem> = {
   503: problemBody(503, 'dependency_unavailable', 'PostgreSQL is not answering; retry in a few seconds', { dependency: 'postgres' }, '/v1/datasets', 'req-9'),
 };
 
-/** Response-schema entries for the problem statuses a route can return, each with its own example. */
-export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
-  return Object.fromEntries(statuses.map((s) => [s, Type.Object(problemProperties, { additionalProperties: true, examples: EXAMPLES[s] ? [EXAMPLES[s]] : [] })]));
+type ProblemResponse = { description: string; content: { [PROBLEM_CONTENT_TYPE]: { schema: typeof ProblemSchema; example?: Problem } } };
+
+/** Response entries for the problem statuses a route can return: application/problem+json, each with its own example. */
+export function problems(...statuses: number[]): Record<number, ProblemResponse> {
+  return Object.fromEntries(statuses.map((s) => [s, {
+    description: TITLES[s] ?? 'Error',
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema, ...(EXAMPLES[s] ? { example: EXAMPLES[s] } : {}) } },
+  }]));
 }

@@ -7,13 +7,10 @@ import { gatesPlotSvg, parityPlotSvg } from './plots.js';
 import type { Pool } from '../db/pool.js';
 import { crystalGraph } from '../ml/cgcnn/batching.js';
 import type { BaseWeights } from '../ml/mixture/checkpoint.js';
-import { loadEnsemble } from '../ml/mixture/ensemble.js';
+import { ensembleGate, loadModel } from '../ml/stored-model.js';
 import type { ExpertInput } from '../ml/experts/expert-kind.js';
 import { predictMixture, type MixtureModel } from '../ml/mixture/model.js';
 import { resolveEach } from '../chem/resolve-inputs.js';
-
-/** Expert kinds that read a crystal structure; every other kind reads the composition. */
-const STRUCTURE_KINDS = new Set(['cgcnn']);
 
 export interface LoadedModel {
   record: ModelRecord;
@@ -31,23 +28,6 @@ export interface MaterialPrediction {
   composition: Composition;
   experts: { key: string; weight: number }[];
   warnings: string[];
-}
-
-export function modelNeedsStructure(members: readonly MixtureModel[]): boolean {
-  return members.some((m) => m.experts.some((e) => STRUCTURE_KINDS.has(e.kind)));
-}
-
-/** Gate weights averaged over the ensemble members (an expert a member did not select counts 0 for it). */
-export function ensembleGate(members: readonly MixtureModel[]): { key: string; kind: string; weight: number }[] {
-  const acc = new Map<string, { kind: string; weight: number }>();
-  for (const m of members) {
-    m.experts.forEach((e, s) => {
-      const cur = acc.get(e.key) ?? { kind: e.kind, weight: 0 };
-      cur.weight += m.gateWeights[s] / members.length;
-      acc.set(e.key, cur);
-    });
-  }
-  return [...acc.entries()].map(([key, v]) => ({ key, kind: v.kind, weight: v.weight })).sort((a, b) => b.weight - a.weight);
 }
 
 /** A retrained or new model is seen by every API replica within this time. */
@@ -154,12 +134,12 @@ export class ModelService {
   private async load(viewer: Viewer, id: string): Promise<LoadedModel> {
     const [record, blob] = await Promise.all([getModel(this.pool, viewer, id), getModelWeights(this.pool, id)]);
     if (!record || !blob) throw new Error(`model ${id} vanished while loading`);
-    const members = loadEnsemble(new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength), this.base);
+    const { members, needsStructure } = loadModel(new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength), this.base);
     const elements = record.metrics.trainingElements;
     const loaded: LoadedModel = {
       record,
       members,
-      needsStructure: modelNeedsStructure(members),
+      needsStructure,
       trainingElements: Array.isArray(elements) ? new Set(elements as string[]) : null,
     };
     this.cache.set(id, loaded);

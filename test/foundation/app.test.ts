@@ -1,6 +1,8 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { CONFIG_VARIABLES } from '../../src/config.js';
 import { auth, build, TEST_API_KEY, tinyDataset } from '../helper.js';
 
 test('the API boots against real Postgres and Redis', async (t) => {
@@ -138,4 +140,34 @@ test('operators: /metrics for Prometheus and a read-only bull-board behind the A
   const queues = api.json().queues as { name: string; readOnlyMode: boolean }[];
   assert.equal(queues[0].name, 'training');
   assert.equal(queues[0].readOnlyMode, true);
+});
+
+test('documentation: every configuration variable is in the README, every error status has its own OpenAPI example', async (t) => {
+  const app = await build(t);
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  for (const v of CONFIG_VARIABLES) assert.match(readme, new RegExp(`\\| \`${v.name}\` \\|`), `README documents ${v.name}`);
+
+  const doc = (await app.inject('/docs/json')).json();
+  const examplesByStatus = new Map<string, Set<string>>();
+  for (const ops of Object.values(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: { examples?: unknown[] }; example?: unknown }> }> }>>)) {
+    for (const op of Object.values(ops)) {
+      for (const [status, res] of Object.entries(op.responses)) {
+        if (Number(status) < 400) continue;
+        const media = res.content?.['application/problem+json'] ?? res.content?.['application/json'];
+        const example = media?.example ?? media?.schema?.examples?.[0];
+        assert.ok(example, `a ${status} response has an example`);
+        const set = examplesByStatus.get(status) ?? new Set();
+        set.add(JSON.stringify((example as { status: number; code: string }).status));
+        examplesByStatus.set(status, set);
+        if (status !== '503' || (example as { failing?: unknown }).failing === undefined) assert.equal((example as { status: number }).status, Number(status), `the ${status} example says ${status}`);
+      }
+    }
+  }
+  assert.ok(examplesByStatus.size >= 5, `statuses documented: ${[...examplesByStatus.keys()].join(', ')}`);
+  const ready = doc.paths['/health/ready'].get.responses['503'].content['application/json'];
+  const readyExample = ready.example ?? ready.schema.examples[0];
+  assert.equal(readyExample.status, 'unavailable');
+  assert.ok(readyExample.failing.length > 0, 'the 503 example of /health/ready shows a failing component');
+  const job = doc.paths['/v1/jobs'].post.responses['202'].content['application/json'];
+  assert.equal((job.example ?? job.schema.examples[0]).type, 'fine-tune');
 });

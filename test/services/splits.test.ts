@@ -16,12 +16,18 @@ describe('seeded permutation', () => {
     assert.deepEqual(seededPermutation(10, 7), [6, 5, 8, 1, 2, 3, 4, 7, 9, 0]);
   });
 
-  test('the generator stays in [0, 1) over many draws', () => {
+  test('the generator is uniform on [0, 1) (chi-square over 20 bins) and seeds give different streams', () => {
     const g = mulberry32(123);
-    for (let k = 0; k < 100_000; k++) {
-      const x = g();
-      assert.ok(x >= 0 && x < 1);
-    }
+    const n = 100_000;
+    const bins = new Array<number>(20).fill(0);
+    for (let k = 0; k < n; k++) bins[Math.floor(g() * 20)]++;
+    const expected = n / 20;
+    const chi2 = bins.reduce((a, c) => a + (c - expected) ** 2 / expected, 0);
+    // 19 degrees of freedom: P(chi2 > 43.8) = 0.001; a biased or constant generator lands far above.
+    assert.ok(chi2 < 43.8, `chi-square ${chi2.toFixed(1)} over bins ${bins.join(',')}`);
+    const a = mulberry32(1);
+    const b = mulberry32(2);
+    assert.notDeepEqual(Array.from({ length: 8 }, a), Array.from({ length: 8 }, b));
   });
 });
 

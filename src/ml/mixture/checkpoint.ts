@@ -4,7 +4,8 @@
  * where the payload is a safetensors file: the head and the selected experts' complete weights (fine-tuned
  * layers included, PyTorch names under `experts.<i>.`) as F32 tensors, and everything else (config, gate,
  * normaliser, expert cards and base-weight hashes, featurisation versions, metrics) as JSON in its metadata.
- * Loading needs nothing but these bytes, and a single flipped bit is refused.
+ * Loading needs these bytes and, for experts whose unchanged tensors were left out (`BaseWeights`), the installed
+ * shipped experts they came from; a single flipped bit is refused.
  */
 import { createHash } from 'node:crypto';
 import { parseSafetensors, serializeSafetensors, type NamedTensor, type StateDict } from '../safetensors.js';

@@ -15,7 +15,7 @@ import { expertFromBytes } from '../../ml/experts/registry.js';
 import { modelSha256, serializeEnsemble } from '../../ml/mixture/ensemble.js';
 import { predictMixture } from '../../ml/mixture/model.js';
 import { trainMixture, type EpochProgress } from '../../ml/mixture/trainer.js';
-import { ensembleGate, modelNeedsStructure } from '../model-service.js';
+import { ensembleGate, loadModel } from '../../ml/stored-model.js';
 import type { FineTunePayload } from './request.js';
 
 /** Experts from Postgres (the source of truth), each checked against its card as it is read. */
@@ -45,12 +45,12 @@ export async function runFineTune(opts: {
   if (!split) throw new Error(`split ${payload.split} of dataset ${payload.dataset} no longer exists`);
   const rows = await getDatasetRows(pool, payload.dataset);
   const experts = await loadStoredExperts(pool, payload.experts);
-  const needsStructure = experts.some((b) => b.kind === 'cgcnn');
+  const readsStructures = experts.some((b) => b.kind === 'cgcnn');
 
   await opts.report({ stage: 'preparing', rows: rows.length, experts: experts.length });
   const inputs: ExpertInput[] = rows.map((r) => {
     const resolved = resolveInput(r.input as MaterialInput);
-    return needsStructure && resolved.structure ? { formula: resolved.formula, graph: crystalGraph(resolved.structure) } : { formula: resolved.formula };
+    return readsStructures && resolved.structure ? { formula: resolved.formula, graph: crystalGraph(resolved.structure) } : { formula: resolved.formula };
   });
   const targets = Float64Array.from(rows, (r) => r.target);
 
@@ -80,7 +80,8 @@ export async function runFineTune(opts: {
   const trainingElements = [...new Set(split.train.flatMap((i) => Object.keys(resolveInput(rows[i].input as MaterialInput).composition)))].sort();
   const baseOf = (key: string, sha: string) => experts.find((b) => b.key === key && b.baseSha256 === sha)?.weights;
   const weights = serializeEnsemble([result.model], baseOf);
-  const members = [result.model];
+  // What is stored is what will be served: the bytes are loaded back exactly as the model service will load them.
+  const { members, needsStructure } = loadModel(weights, baseOf);
   const metrics = {
     trainMae: result.trainMae, valMae: result.valMae, testMae: result.testMae, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun,
     stoppedEarly: result.stoppedEarly, prepareSeconds: result.prepareSeconds, trainSeconds: result.trainSeconds, backend: opts.backend, members: 1,
@@ -91,7 +92,7 @@ export async function runFineTune(opts: {
   const model: ModelRecord = await withTransaction(pool, async (client) => {
     const m = await insertModel(client, {
       owner: opts.owner, visibility: payload.visibility, name: payload.name, property: dataset.property, unit: dataset.unit, datasetId: dataset.id, splitId: split.id, jobId: opts.jobId,
-      inputKinds: modelNeedsStructure(members) ? ['structure', 'cif', 'poscar'] : ['formula', 'structure', 'cif', 'poscar'],
+      inputKinds: needsStructure ? ['structure', 'cif', 'poscar'] : ['formula', 'structure', 'cif', 'poscar'],
       config: result.model.config as unknown as Record<string, unknown>, experts: ensembleGate(members), metrics,
       weights, checksum: modelSha256(weights), shipped: false,
     });
