@@ -41,3 +41,5 @@ export function ensembleGate(members: readonly MixtureModel[]): { key: string; k
   }
   return [...acc.entries()].map(([key, v]) => ({ key, kind: v.kind, weight: v.weight })).sort((a, b) => b.weight - a.weight);
 }
+
+export type { BaseWeights };

@@ -1,78 +1,31 @@
-import type { MaterialInput } from '../chem/input.js';
-import { ChemError, type Composition } from '../chem/types.js';
+/**
+ * Trained models as users meet them: listed and read as cards with their plots, published by their owners, and asked
+ * for predictions. The API thread resolves which model (and version) a caller may use; the inference pool computes,
+ * off the event loop, batching concurrent requests for the same model version. A bounded memo answers a formula it has
+ * already answered for the same model version without computing.
+ */
+import type { MaterialInput } from '../chem/input-schema.js';
 import type { Viewer, Visibility } from '../db/dataset-queries.js';
-import { getModel, getModelVersion, getModelWeights, listModels, setModelVisibility, type ModelRecord } from '../db/model-queries.js';
+import { getModel, getModelVersion, listModels, setModelVisibility, type ModelRecord } from '../db/model-queries.js';
+import { isPostgresUnavailable, type Pool } from '../db/pool.js';
 import { NotFoundError } from '../errors.js';
+import { Lru } from '../util/lru.js';
+import type { InferencePool } from './inference/inference-pool.js';
+import type { MaterialPrediction } from './inference/protocol.js';
 import { gatesPlotSvg, parityPlotSvg } from './plots.js';
-import type { Pool } from '../db/pool.js';
-import { crystalGraph } from '../ml/cgcnn/batching.js';
-import type { BaseWeights } from '../ml/mixture/checkpoint.js';
-import { ensembleGate, loadModel } from '../ml/stored-model.js';
-import type { ExpertInput } from '../ml/experts/expert-kind.js';
-import { predictMixture, type MixtureModel } from '../ml/mixture/model.js';
-import { resolveEach } from '../chem/resolve-inputs.js';
 
-export interface LoadedModel {
-  record: ModelRecord;
-  members: MixtureModel[];
-  needsStructure: boolean;
-  trainingElements: Set<string> | null;
-}
+export type { MaterialPrediction };
 
-export interface MaterialPrediction {
-  value: number;
-  unit: string;
-  uncertainty: number | null;
-  uncertaintyMethod: 'ensemble-std' | 'test-mae' | 'none';
-  formula: string;
-  composition: Composition;
-  experts: { key: string; weight: number }[];
-  warnings: string[];
-}
+const notFound = (idOrName: string) => new NotFoundError('model_not_found', `there is no model "${idOrName}"; GET /v1/models lists them`);
 
 /** A retrained or new model is seen by every API replica within this time. */
 const VERSION_TTL_MS = 1000;
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Least-recently-used map of bounded size. */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: string, v: V): void {
-    this.map.delete(key);
-    this.map.set(key, v);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
-  }
-}
-
-const notFound = (idOrName: string) => new NotFoundError('model_not_found', `there is no model "${idOrName}"; GET /v1/models lists them`);
-
-/**
- * Trained models as users meet them: listed and read as cards with their plots, published by their owners, and asked
- * for predictions. A model is loaded from Postgres on first use and kept while its checksum is unchanged (a retrained
- * shipped model is picked up on the next request). Predictions run in chunks, yielding between them, so one large
- * batch does not hold up other requests.
- */
 export class ModelService {
-  private readonly cache = new Map<string, LoadedModel>();
-  /**
-   * Member predictions of composition-only models by (model checksum, reduced formula): the same material is asked for
-   * again and again (every polymorph, every user), and the answer cannot change while the checksum does not.
-   */
-  private readonly memo = new Lru<Float64Array>(50_000);
-  private readonly versions = new Map<string, { v: { id: string; checksum: string } | undefined; at: number }>();
-  private readonly loading = new Map<string, Promise<LoadedModel>>();
+  private readonly versions = new Lru<{ record: ModelRecord; at: number }>(10_000);
+  private readonly memo = new Lru<MaterialPrediction>(50_000);
 
-  constructor(private readonly pool: Pool, private readonly base?: BaseWeights, private readonly chunkSize = 64) {}
+  constructor(private readonly pool: Pool, private readonly inference: InferencePool) {}
 
   list(viewer: Viewer, opts: { property?: string; limit: number; offset: number }): Promise<{ items: ModelRecord[]; total: number }> {
     return listModels(this.pool, viewer, opts);
@@ -103,106 +56,54 @@ export class ModelService {
     return gatesPlotSvg({ experts: m.experts, title: `${m.name}: which experts it trusts` });
   }
 
-  /** A model `viewer` may use, loaded (404 when there is none). */
-  async resolve(viewer: Viewer, idOrName: string): Promise<LoadedModel> {
-    const v = await this.version(viewer, idOrName);
-    if (!v) throw notFound(idOrName);
-    const cached = this.cache.get(v.id);
-    if (cached && cached.record.checksum === v.checksum) return cached;
-    const key = `${v.id}:${v.checksum}`;
-    let pending = this.loading.get(key);
-    if (!pending) {
-      pending = this.load(viewer, v.id).finally(() => this.loading.delete(key));
-      this.loading.set(key, pending);
-    }
-    return pending;
-  }
-
-  /** Which version of a model is current, re-read from Postgres at most every VERSION_TTL_MS per model and viewer. */
-  private async version(viewer: Viewer, idOrName: string): Promise<{ id: string; checksum: string } | undefined> {
-    const now = Date.now();
+  /**
+   * The current version of a model the viewer may use, re-read from Postgres at most every VERSION_TTL_MS per model
+   * and viewer. While Postgres is not answering, a version read before keeps serving (predictions need no writes).
+   */
+  private async current(viewer: Viewer, idOrName: string): Promise<ModelRecord> {
     const key = `${viewer ?? ''}\u0000${idOrName}`;
     const hit = this.versions.get(key);
-    if (hit && now - hit.at < VERSION_TTL_MS) return hit.v;
-    const v = await getModelVersion(this.pool, viewer, idOrName);
-    // Only found models are remembered, so a model created a moment ago is never reported missing.
-    if (v) this.versions.set(key, { v, at: now });
-    if (this.versions.size > 10_000) this.versions.delete(this.versions.keys().next().value as string);
-    return v;
-  }
-
-  private async load(viewer: Viewer, id: string): Promise<LoadedModel> {
-    const [record, blob] = await Promise.all([getModel(this.pool, viewer, id), getModelWeights(this.pool, id)]);
-    if (!record || !blob) throw new Error(`model ${id} vanished while loading`);
-    const { members, needsStructure } = loadModel(new Uint8Array(blob.weights.buffer, blob.weights.byteOffset, blob.weights.byteLength), this.base);
-    const elements = record.metrics.trainingElements;
-    const loaded: LoadedModel = {
-      record,
-      members,
-      needsStructure,
-      trainingElements: Array.isArray(elements) ? new Set(elements as string[]) : null,
-    };
-    this.cache.set(id, loaded);
-    return loaded;
-  }
-
-  /** Checks every input first (all problems reported together), then predicts in input order. */
-  async predict(viewer: Viewer, idOrName: string, inputs: readonly MaterialInput[]): Promise<{ model: ModelRecord; predictions: MaterialPrediction[] }> {
-    const model = await this.resolve(viewer, idOrName);
-    return { model: model.record, predictions: await this.predictLoaded(model, inputs) };
-  }
-
-  private async predictLoaded(model: LoadedModel, inputs: readonly MaterialInput[]): Promise<MaterialPrediction[]> {
-    const { resolved, mapped: mlInputs } = resolveEach(inputs, (r): ExpertInput => {
-      if (model.needsStructure && !r.structure) {
-        throw new ChemError('structure_required', `model "${model.record.name}" mixes crystal-structure experts and needs a structure: send "structure" (pymatgen JSON), "cif" or "poscar" instead of "formula"`);
-      }
-      return { formula: r.formula, ...(model.needsStructure && r.structure ? { graph: crystalGraph(r.structure) } : {}) };
-    });
-
-    const perMember: Float32Array[] = model.members.map(() => new Float32Array(mlInputs.length));
-    const memoKey = (i: number): string | undefined => (model.needsStructure ? undefined : `${model.record.checksum}:${mlInputs[i].formula}`);
-    const todo: number[] = [];
-    mlInputs.forEach((_, i) => {
-      const key = memoKey(i);
-      const hit = key === undefined ? undefined : this.memo.get(key);
-      if (hit) hit.forEach((v, j) => { perMember[j][i] = v; });
-      else todo.push(i);
-    });
-    for (let start = 0; start < todo.length; start += this.chunkSize) {
-      const rows = todo.slice(start, start + this.chunkSize);
-      const chunk = rows.map((i) => mlInputs[i]);
-      model.members.forEach((m, j) => {
-        const values = predictMixture(m, chunk);
-        rows.forEach((i, r) => { perMember[j][i] = values[r]; });
-      });
-      for (const i of rows) {
-        const key = memoKey(i);
-        if (key !== undefined) this.memo.set(key, Float64Array.from(perMember, (p) => p[i]));
-      }
-      if (start + this.chunkSize < todo.length) await yieldToEventLoop();
+    const now = Date.now();
+    if (hit && now - hit.at < VERSION_TTL_MS) return hit.record;
+    let v: { id: string; checksum: string } | undefined;
+    try {
+      v = await getModelVersion(this.pool, viewer, idOrName);
+    } catch (err) {
+      if (hit && isPostgresUnavailable(err)) return hit.record;
+      throw err;
     }
+    if (!v) throw notFound(idOrName);
+    const record = hit && hit.record.id === v.id && hit.record.checksum === v.checksum ? hit.record : await this.get(viewer, v.id);
+    this.versions.set(key, { record, at: now });
+    return record;
+  }
 
-    const gate = ensembleGate(model.members).map(({ key, weight }) => ({ key, weight }));
-    const testMae = typeof model.record.metrics.testMae === 'number' ? model.record.metrics.testMae : null;
-    return resolved.map((r, i) => {
-      const values = perMember.map((p) => p[i]);
-      const mean = values.reduce((a, b) => a + b, 0) / values.length;
-      let uncertainty: number | null = null;
-      let uncertaintyMethod: MaterialPrediction['uncertaintyMethod'] = 'none';
-      if (values.length > 1) {
-        uncertainty = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
-        uncertaintyMethod = 'ensemble-std';
-      } else if (testMae !== null) {
-        uncertainty = testMae;
-        uncertaintyMethod = 'test-mae';
-      }
-      const warnings = [...r.warnings];
-      if (model.trainingElements) {
-        const unseen = Object.keys(r.composition).filter((el) => !model.trainingElements!.has(el));
-        if (unseen.length > 0) warnings.push(`${unseen.join(', ')} never appeared in this model's training data; treat the value with caution`);
-      }
-      return { value: mean, unit: model.record.unit, uncertainty, uncertaintyMethod, formula: r.formula, composition: r.composition, experts: gate, warnings };
+  /** Every input is checked first (all problems reported together, with their index); answers are in input order. */
+  async predict(viewer: Viewer, idOrName: string, inputs: MaterialInput[]): Promise<{ model: ModelRecord; predictions: MaterialPrediction[] }> {
+    const model = await this.current(viewer, idOrName);
+    const keyOf = (input: MaterialInput): string | undefined =>
+      typeof input.formula === 'string' && Object.keys(input).length === 1 && input.formula.length <= 200 ? `${model.id}:${model.checksum}:${input.formula}` : undefined;
+    const predictions: (MaterialPrediction | undefined)[] = inputs.map((input) => {
+      const key = keyOf(input);
+      return key === undefined ? undefined : this.memo.get(key);
     });
+    const missing = inputs.flatMap((_, i) => (predictions[i] === undefined ? [i] : []));
+    if (missing.length > 0) {
+      let computed: MaterialPrediction[];
+      try {
+        computed = await this.inference.predictModel(model.id, model.checksum, missing.map((i) => inputs[i]));
+      } catch (err) {
+        // Problems name the index within the inputs sent to the pool; give them back the caller's indices.
+        const problems = (err as { problems?: { index: number }[] }).problems;
+        if (problems) for (const p of problems) p.index = missing[p.index];
+        throw err;
+      }
+      missing.forEach((i, k) => {
+        predictions[i] = computed[k];
+        const key = keyOf(inputs[i]);
+        if (key !== undefined) this.memo.set(key, computed[k]);
+      });
+    }
+    return { model, predictions: predictions as MaterialPrediction[] };
   }
 }

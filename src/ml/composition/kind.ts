@@ -4,7 +4,7 @@
  * both kinds. Fine-tuning trains the last `finetuneLayers` encoder layers (1 = the layer that makes the embedding,
  * the counterpart of CGCNN's last conv); the layers before them are run once per dataset in `prepare`.
  */
-import { compositionFeatureMatrix, featureCount, featurizerSpec } from '../../chem/descriptors.js';
+import { compositionFeatureMatrix, compositionFeatures, featureCount, featurizerSpec } from '../../chem/descriptors.js';
 import { ELEMENT_SYMBOLS } from '../../chem/elements.js';
 import { parseFormula } from '../../chem/formula.js';
 import { ChemError, type Composition } from '../../chem/types.js';
@@ -214,6 +214,9 @@ export const compositionKind: ExpertKind = {
     const card = cardOf(expert);
     checkFeaturizer(card);
     checkWeights(expert.weights, card.architecture);
+  },
+  check(input: ExpertInput): void {
+    compositionFeatures(inputComposition(input));
   },
 };
 

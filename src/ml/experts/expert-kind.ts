@@ -89,4 +89,6 @@ export interface ExpertKind {
   embed(expert: ExpertWeights, inputs: readonly ExpertInput[], maxBatchAtoms?: number): Float32Array;
   /** Checks that a stored expert is complete and well-formed (used when loading checkpoints). */
   validate(expert: ExpertWeights): void;
+  /** Throws a ChemError naming what an input lacks for this kind (a structure, an element it has no data for). */
+  check(input: ExpertInput): void;
 }

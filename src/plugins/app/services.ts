@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { DatasetService } from '../../services/dataset-service.js';
 import { ExpertService } from '../../services/expert-service.js';
 import { HealthService } from '../../services/health-service.js';
+import { InferencePool } from '../../services/inference/inference-pool.js';
 import { JobEvents } from '../../services/job-events.js';
 import { JobService } from '../../services/job-service.js';
 import { ModelService } from '../../services/model-service.js';
@@ -16,15 +17,21 @@ declare module 'fastify' {
     splits: SplitService;
     jobs: JobService;
     health: HealthService;
+    inference: InferencePool;
   }
 }
 
 /**
  * The domain services, one decorator each; routes call these and nothing below them. At start the shipped experts and
- * models are seeded into Postgres (idempotent); models are loaded lazily on first prediction.
+ * models are seeded into Postgres (idempotent); the inference threads load models on first prediction.
  */
 export default fp(async (app) => {
-  const experts = await ExpertService.load(app.pg);
+  const inference = new InferencePool({
+    databaseUrl: app.config.databaseUrl, tfjsBackend: app.config.tfjsBackend, threads: app.config.inferenceThreads,
+    maxBatch: app.config.batchMaxInputs, maxWaitMs: app.config.batchMaxWaitMs, maxSites: app.config.predictMaxSites,
+  });
+  app.addHook('onClose', async () => inference.close());
+  const experts = new ExpertService(app.pg, inference);
   app.log.info(await experts.seed(), 'experts seeded');
   app.log.info(await seedShippedModels(app.pg), 'shipped models seeded');
   const events = new JobEvents(app.config.databaseUrl, (err) => app.log.warn({ err: err.message }, 'job events connection lost; reconnecting'));
@@ -32,8 +39,9 @@ export default fp(async (app) => {
   app.addHook('onClose', async () => events.close());
 
   const datasets = new DatasetService(app.pg);
+  app.decorate('inference', inference);
   app.decorate('experts', experts);
-  app.decorate('models', new ModelService(app.pg, (key, sha) => experts.baseWeights(key, sha)));
+  app.decorate('models', new ModelService(app.pg, inference));
   app.decorate('datasets', datasets);
   app.decorate('splits', new SplitService(app.pg, datasets));
   app.decorate('jobs', new JobService(app.pg, app.trainingQueue, events));
