@@ -7,7 +7,7 @@ const BOUND_SLACK = 1e-9;
 /** Beyond this many lattice-plane spacings inside the cutoff the cell is not a crystal we can reason about. */
 const MAX_PLANES_IN_RADIUS = 2000;
 /**
- * Most bin visits plus distance evaluations one PeriodicSearch may make. Real cells need far fewer: the largest
+ * Most steps (layers, rows and bins visited, distances evaluated) one PeriodicSearch may take. Real cells need far fewer: the largest
  * task structure (312 sites) needs about 2e5 for a full radius-8 search around every site. The cap turns a
  * pathological cell (nearly flat, or skewed far beyond any reduced cell, with few atoms) into a ChemError instead of
  * a request that runs for minutes.
@@ -124,6 +124,7 @@ export class PeriodicSearch {
       for (let sideC = 0; sideC < (kc === 0 ? 1 : 2); sideC++) {
         const tc = sideC === 0 ? tc0 + kc : tc0 - kc;
         if (tc < loC || tc > hiC) continue;
+        if (++steps > maxSteps) throw this.tooMuchWork(); // layers and rows count too: most may hold no bin to visit
         const fcLo = tc / mc;
         const fcHi = (tc + 1) / mc;
         const zLo = fcLo * c3;
@@ -154,6 +155,7 @@ export class PeriodicSearch {
           for (let sideB = 0; sideB < (kb === 0 ? 1 : 2); sideB++) {
             const tb = sideB === 0 ? tb0 + kb : tb0 - kb;
             if (tb < loB || tb > hiB) continue;
+            if (++steps > maxSteps) throw this.tooMuchWork();
             const fbLo = tb / mb;
             const fbHi = (tb + 1) / mb;
             const yLo = fbLo * b2 + ycMin;
