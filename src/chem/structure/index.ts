@@ -40,6 +40,6 @@ export function parseStructureInput(input: StructureInput, limits?: Partial<Stru
   const text: unknown = input[kind];
   if (typeof text !== 'string') throw new ChemError('structure_invalid', `"${kind}" must be the file's text`);
   if (kind === 'cif') return parseCif(text, limits);
-  const species = Array.isArray(input.species) ? input.species : undefined;
-  return parsePoscar(text, limits, species ? { species } : undefined);
+  // anything given as "species" goes to the parser, which refuses what is not a list of symbols
+  return parsePoscar(text, limits, input.species !== undefined && input.species !== null ? { species: input.species } : undefined);
 }
