@@ -32,7 +32,7 @@ export const MIN_OCCUPANCY = MIN_ELEMENT_AMOUNT;
 export function occupancyProblem(occu: number, tolerance = OCCUPANCY_TOLERANCE): string | undefined {
   if (!Number.isFinite(occu)) return 'an occupancy must be a finite number';
   if (occu <= 0) return 'an occupancy must be above 0 (leave out atoms that are not there)';
-  if (occu < MIN_OCCUPANCY) return `an occupancy below ${MIN_OCCUPANCY} cannot be told from an empty site`;
+  if (occu < MIN_OCCUPANCY) return `an occupancy below ${MIN_OCCUPANCY.toExponential()} cannot be told from an empty site`;
   if (occu > 1 + tolerance) return 'an occupancy must be at most 1';
   return undefined;
 }
@@ -64,9 +64,9 @@ export function checkTextLength(text: string, format: string): void {
 
 /**
  * Checks the limits every parser shares and builds the Structure: at least one site, at most `maxSites`, a physical
- * cell (checkCell), finite coordinates within MAX_FRACTIONAL_COORDINATE cells, occupancies in (0, 1] per site (at least MIN_OCCUPANCY), a cell volume above
- * `minVolumePerSite` per site, no two sites closer than MIN_SITE_DISTANCE, and no element below MIN_ATOMIC_FRACTION of
- * the atoms. Messages name the site (number, label, species).
+ * cell (checkCell), finite coordinates within MAX_FRACTIONAL_COORDINATE cells, occupancies in (0, 1] per site (at
+ * least MIN_OCCUPANCY), a cell volume above `minVolumePerSite` per site, no two sites closer than MIN_SITE_DISTANCE,
+ * and no element below MIN_ATOMIC_FRACTION of the atoms. Messages name the site (number, label, species).
  */
 export function finishStructure(lattice: Mat3, sites: Site[], warnings: string[], limits: StructureLimits, where: string): Structure {
   if (sites.length === 0) throw new ChemError('structure_empty', `${where} has no atom sites`);
