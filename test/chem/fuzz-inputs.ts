@@ -7,14 +7,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { latticeParameters, type Mat3 } from '../../src/chem/structure/index.js';
+import type { Mat3 } from '../../src/chem/structure/index.js';
 import { SHARED_DIR } from '../../src/paths.js';
+import { toCif, toPoscar, type TaskStructure } from './structure-helpers.js';
+
+export type { TaskStructure };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export interface TaskStructure {
-  lattice: { matrix: Mat3 };
-  sites: { species: { element: string; occu: number }[]; abc: [number, number, number]; label?: string }[];
-}
 
 const STRUCTURES = new URL('../data/chem/structures/', import.meta.url);
 const files = readdirSync(STRUCTURES).filter((f) => f !== 'expected.json');
@@ -31,23 +30,6 @@ function taskSample(): TaskStructure[] {
 }
 
 export const TASK_STRUCTURES = taskSample();
-
-/** A P1 CIF of a task structure (cell from its parameters, so in pymatgen's orientation; distances are the same). */
-export function toCif(s: TaskStructure): string {
-  const { abc, angles } = latticeParameters(s.lattice.matrix);
-  const cell = ['a', 'b', 'c'].map((k, i) => `_cell_length_${k} ${abc[i]}`).concat(['alpha', 'beta', 'gamma'].map((k, i) => `_cell_angle_${k} ${angles[i]}`));
-  const rows = s.sites.map((site, i) => `${site.species[0].element}${i + 1} ${site.species[0].element} ${site.abc.join(' ')} ${site.species[0].occu}`);
-  return ['data_task', "_symmetry_space_group_name_H-M 'P 1'", ...cell, 'loop_', '_atom_site_label', '_atom_site_type_symbol',
-    '_atom_site_fract_x', '_atom_site_fract_y', '_atom_site_fract_z', '_atom_site_occupancy', ...rows, ''].join('\n');
-}
-
-/** A VASP 5 POSCAR (direct coordinates) of an ordered task structure, species in blocks. */
-export function toPoscar(s: TaskStructure): string {
-  const order = [...new Set(s.sites.map((x) => x.species[0].element))];
-  const blocks = order.map((el) => s.sites.filter((x) => x.species[0].element === el));
-  return ['task', '1.0', ...s.lattice.matrix.map((r) => r.join(' ')), order.join(' '), blocks.map((b) => b.length).join(' '), 'Direct',
-    ...blocks.flat().map((x) => x.abc.join(' ')), ''].join('\n');
-}
 
 export const CIF_SEEDS = [...files.filter((f) => f.endsWith('.cif')).map(read), ...TASK_STRUCTURES.map(toCif)];
 export const POSCAR_SEEDS = [...files.filter((f) => f.endsWith('.poscar') && !f.includes('vasp4')).map(read), ...TASK_STRUCTURES.map(toPoscar)];

@@ -16,8 +16,9 @@ import { MIN_SITE_DISTANCE } from '../../src/chem/structure/overlap.js';
 import { ChemError, type Structure } from '../../src/chem/types.js';
 import {
   CIF_SEEDS, DICT_EDIT, DICT_SEEDS, editDict, editText, FORMULA_SEEDS, HOSTILE_NUMBER_TEXT, nest, POSCAR_SEEDS, supercell,
-  TASK_STRUCTURES, TEXT_EDIT, toCif, toPoscar, VASP4_SEEDS,
+  TASK_STRUCTURES, TEXT_EDIT, VASP4_SEEDS,
 } from './fuzz-inputs.js';
+import { toCif, toPoscar } from './structure-helpers.js';
 
 /** A hang guard only (a real call takes milliseconds); correctness is asserted by the invariants, never by time. */
 const HANG_GUARD_MS = 10_000;

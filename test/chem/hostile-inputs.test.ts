@@ -11,33 +11,20 @@ import { PeriodicSearch } from '../../src/chem/periodic-search.js';
 import { InvalidInputsError, resolveEach } from '../../src/chem/resolve-inputs.js';
 import { parsePymatgenStructure } from '../../src/chem/structure/index.js';
 import { ChemError, ParseError, type Structure } from '../../src/chem/types.js';
-import { chemError } from './structure-helpers.js';
+import { chemError, toCif } from './structure-helpers.js';
 
 /** Rock salt in its 8-atom conventional cell, written in P1 with an occupancy column; `rows` are added atom rows. */
-const NACL = (a = '5.64', rows = '', angles = ['90', '90', '90']): string => `data_NaCl
-_cell_length_a ${a}
-_cell_length_b 5.64
-_cell_length_c 5.64
-_cell_angle_alpha ${angles[0]}
-_cell_angle_beta ${angles[1]}
-_cell_angle_gamma ${angles[2]}
-_symmetry_space_group_name_H-M 'P 1'
-loop_
-_atom_site_label
-_atom_site_type_symbol
-_atom_site_fract_x
-_atom_site_fract_y
-_atom_site_fract_z
-_atom_site_occupancy
-Na1 Na 0 0 0 1
-Na2 Na 0 0.5 0.5 1
-Na3 Na 0.5 0 0.5 1
-Na4 Na 0.5 0.5 0 1
-Cl1 Cl 0.5 0.5 0.5 1
-Cl2 Cl 0.5 0 0 1
-Cl3 Cl 0 0.5 0 1
-Cl4 Cl 0 0 0.5 1
-${rows}`;
+const FCC: [number, number, number][] = [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]];
+const NACL = (a = '5.64', rows = '', angles = ['90', '90', '90']): string => {
+  const atom = (element: string, abc: [number, number, number]) => ({ species: [{ element, occu: 1 }], abc });
+  const sites = [...FCC.map((f) => atom('Na', f)), ...FCC.map((f) => atom('Cl', f.map((x) => (x + 0.5) % 1) as [number, number, number]))];
+  const cif = toCif({ lattice: { matrix: [[5.64, 0, 0], [0, 5.64, 0], [0, 0, 5.64]] }, sites });
+  return cif
+    .replace(/_cell_length_a .*/, `_cell_length_a ${a}`)
+    .replace(/_cell_angle_alpha .*/, `_cell_angle_alpha ${angles[0]}`)
+    .replace(/_cell_angle_beta .*/, `_cell_angle_beta ${angles[1]}`)
+    .replace(/_cell_angle_gamma .*/, `_cell_angle_gamma ${angles[2]}`) + rows;
+};
 const lineOf = (text: string, start: string): number => text.split('\n').findIndex((l) => l.startsWith(start)) + 1;
 
 const POSCAR = (scale: string, lattice = ['3.0 0 0', '0 3.0 0', '0 0 3.0']): string => `NaCl\n${scale}\n${lattice.join('\n')}\nNa Cl\n1 1\nDirect\n0 0 0\n0.5 0.5 0.5\n`;
@@ -58,37 +45,31 @@ describe('hostile 1: absurd cells are refused at parse time, and the neighbour s
     assert.match(e.message, /_cell_length_a is 1e\+308; at most 1000 Å/);
   });
 
-  const cifCases: [string, string, string[] | undefined, string][] = [
-    ['a = 1e5 Å', '1e5', undefined, 'structure_cell_too_large'],
-    ['a = 0', '0', undefined, 'structure_degenerate_lattice'],
-    ['a = -5.64', '-5.64', undefined, 'structure_degenerate_lattice'],
-    ['a = 1e-300', '1e-300', undefined, 'structure_degenerate_lattice'],
-    ['α = 0', '5.64', ['0', '90', '90'], 'structure_bad_cell_angle'],
-    ['α = 180', '5.64', ['180', '90', '90'], 'structure_bad_cell_angle'],
-    ['α = 270 (was read as 90)', '5.64', ['270', '90', '90'], 'structure_bad_cell_angle'],
-    ['α = -90', '5.64', ['-90', '90', '90'], 'structure_bad_cell_angle'],
-    ['angles that cannot close a cell', '5.64', ['20', '20', '90'], 'structure_degenerate_lattice'],
-    ['a nearly flat cell (three angles of 119.999°)', '5.64', ['119.999', '119.999', '119.999'], 'structure_degenerate_lattice'],
+  const cellCases: [string, MaterialInput, string][] = [
+    ['CIF a = 1e5 Å', { cif: NACL('1e5') }, 'structure_cell_too_large'],
+    ['CIF a = 0', { cif: NACL('0') }, 'structure_degenerate_lattice'],
+    ['CIF a = -5.64', { cif: NACL('-5.64') }, 'structure_degenerate_lattice'],
+    ['CIF a = 1e-300', { cif: NACL('1e-300') }, 'structure_degenerate_lattice'],
+    ['CIF α = 0', { cif: NACL('5.64', '', ['0', '90', '90']) }, 'structure_bad_cell_angle'],
+    ['CIF α = 180', { cif: NACL('5.64', '', ['180', '90', '90']) }, 'structure_bad_cell_angle'],
+    ['CIF α = 270 (was read as 90)', { cif: NACL('5.64', '', ['270', '90', '90']) }, 'structure_bad_cell_angle'],
+    ['CIF α = -90', { cif: NACL('5.64', '', ['-90', '90', '90']) }, 'structure_bad_cell_angle'],
+    ['CIF angles that cannot close a cell', { cif: NACL('5.64', '', ['20', '20', '90']) }, 'structure_degenerate_lattice'],
+    ['CIF nearly flat (three angles of 119.999°)', { cif: NACL('5.64', '', ['119.999', '119.999', '119.999']) }, 'structure_degenerate_lattice'],
+    ['POSCAR scale 1e308 (the lattice overflows)', { poscar: POSCAR('1e308') }, 'structure_non_finite'],
+    ['POSCAR scale 1e300', { poscar: POSCAR('1e300') }, 'structure_cell_too_large'],
+    ['POSCAR negative-volume scale -1e300 Å³', { poscar: POSCAR('-1e300') }, 'structure_cell_too_large'],
+    ['POSCAR negative-volume scale -1e-300 Å³', { poscar: POSCAR('-1e-300') }, 'structure_degenerate_lattice'],
+    ['POSCAR per-axis scale 1 1 1e-9', { poscar: POSCAR('1 1 1e-9') }, 'structure_degenerate_lattice'],
+    ['POSCAR lattice vector of 1e308 Å', { poscar: POSCAR('1.0', ['1e308 0 0', '0 3 0', '0 0 3']) }, 'structure_cell_too_large'],
+    ['POSCAR negative-volume scale on a flat lattice', { poscar: POSCAR('-27', ['3 0 0', '0 3 0', '3 3 0']) }, 'structure_degenerate_lattice'],
+    ['POSCAR lattice planes 0.03 Å apart (a skewed basis)', { poscar: POSCAR('1.0', ['3 0 0', '0 3 0', '300 0 0.3']) }, 'structure_degenerate_lattice'],
   ];
-  for (const [what, a, angles, code] of cifCases) {
-    it(`CIF ${what} → ${code}`, () => assert.equal(refused({ cif: NACL(a, '', angles) }).code, code));
-  }
-
-  const poscarCases: [string, string, string[] | undefined, string][] = [
-    ['scale 1e308 (the lattice overflows)', '1e308', undefined, 'structure_non_finite'],
-    ['scale 1e300', '1e300', undefined, 'structure_cell_too_large'],
-    ['negative-volume scale -1e300 Å³', '-1e300', undefined, 'structure_cell_too_large'],
-    ['negative-volume scale -1e-300 Å³', '-1e-300', undefined, 'structure_degenerate_lattice'],
-    ['per-axis scale 1 1 1e-9', '1 1 1e-9', undefined, 'structure_degenerate_lattice'],
-    ['a lattice vector of 1e308 Å', '1.0', ['1e308 0 0', '0 3 0', '0 0 3'], 'structure_cell_too_large'],
-    ['a negative-volume scale on a flat lattice', '-27', ['3 0 0', '0 3 0', '3 3 0'], 'structure_degenerate_lattice'],
-    ['lattice planes 0.03 Å apart (a skewed basis)', '1.0', ['3 0 0', '0 3 0', '300 0 0.3'], 'structure_degenerate_lattice'],
-  ];
-  for (const [what, scale, lattice, code] of poscarCases) {
-    it(`POSCAR ${what} → ${code}`, () => {
-      const e = refused({ poscar: POSCAR(scale, lattice) });
+  for (const [what, input, code] of cellCases) {
+    it(`${what} → ${code}`, () => {
+      const e = refused(input);
       assert.equal(e.code, code, e.message);
-      assert.match(e.message, /^POSCAR/);
+      assert.match(e.message, 'cif' in input ? /^CIF/ : /^POSCAR/);
     });
   }
 
