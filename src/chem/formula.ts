@@ -1,5 +1,6 @@
-import { atomicFractions } from './composition.js';
+import { amountProblem, atomicFractions } from './composition.js';
 import { isElement } from './elements.js';
+import { findNul } from './input-guard.js';
 import { reducedFormula } from './reduced-formula.js';
 import { ParseError, type Composition } from './types.js';
 
@@ -49,6 +50,8 @@ function add(target: Map<string, number>, el: string, amount: number): void {
  */
 class FormulaScanner {
   pos = 0;
+  /** Where each element is first written, to name it when its total amount is refused. */
+  readonly firstAt = new Map<string, number>();
   constructor(private readonly text: string) {}
 
   private get c(): string | undefined {
@@ -109,6 +112,7 @@ class FormulaScanner {
           const hint = symbol === 'D' || symbol === 'T' ? ' (write isotopes of hydrogen as H)' : '';
           this.fail('formula_unknown_element', `unknown element "${symbol}" at position ${start}${hint}`, start);
         }
+        if (!this.firstAt.has(symbol)) this.firstAt.set(symbol, start);
         this.skipBlanks();
         add(top.amounts, symbol, this.amount(`amount of ${symbol}`) ?? 1);
         top.filled = true;
@@ -164,23 +168,32 @@ class FormulaScanner {
 /**
  * Parses a chemical formula into element amounts: Fe2O3, Ca3(PO4)2, [Co(NH3)6]Cl3, CuSO4·5H2O (also • or *),
  * Li0.5CoO2, spaces anywhere between tokens. Amounts equal pymatgen's `Composition(formula)` wherever pymatgen accepts
- * the formula; hydrates and square brackets, which pymatgen does not read, are added up part by part.
+ * the formula; hydrates and square brackets, which pymatgen does not read, are added up part by part. Each element's
+ * total (brackets and hydrate coefficients multiplied out) must be finite, at least MIN_ELEMENT_AMOUNT and at least
+ * MIN_ATOMIC_FRACTION of the atoms, so the composition and the reduced formula always hold the same elements.
  * @throws ParseError with `code` (formula_empty, formula_too_long, formula_unknown_element, formula_unbalanced,
- *   formula_bad_amount, formula_syntax) and `position`, the 0-based index of the offending character.
+ *   formula_bad_amount, formula_amount_too_small, formula_syntax, input_invalid_character) and `position`, the
+ *   0-based index of the offending character (for a refused total: where the element is first written).
  */
 export function parseFormula(input: string): ParsedFormula {
   if (typeof input !== 'string') throw new ParseError('formula_syntax', 'a formula must be a string such as "Fe2O3"', 0);
   if (input.length > MAX_FORMULA_LENGTH) {
     throw new ParseError('formula_too_long', `formula is ${input.length} characters long; at most ${MAX_FORMULA_LENGTH} are accepted`, MAX_FORMULA_LENGTH);
   }
+  const nul = findNul(input, 'the formula', 'character');
+  if (nul) throw new ParseError('input_invalid_character', nul.message, nul.position);
   if (input.trim() === '') throw new ParseError('formula_empty', 'the formula is empty', 0);
-  const amountsMap = new FormulaScanner(input).formula();
-  const amounts: Composition = {};
-  let nAtoms = 0;
-  for (const [el, amt] of amountsMap) {
-    amounts[el] = amt;
-    nAtoms += amt;
+  const scanner = new FormulaScanner(input);
+  const amounts: Composition = Object.fromEntries(scanner.formula());
+  const problem = amountProblem(amounts);
+  if (problem) {
+    const at = scanner.firstAt.get(problem.element) ?? 0;
+    throw new ParseError(
+      problem.kind === 'not_finite' ? 'formula_bad_amount' : 'formula_amount_too_small',
+      `${problem.element} (first written at position ${at}), with brackets and hydrate coefficients multiplied out: ${problem.why}`,
+      at,
+    );
   }
-  if (!Number.isFinite(nAtoms)) throw new ParseError('formula_bad_amount', 'the amounts in this formula are too large', 0);
+  const nAtoms = Object.values(amounts).reduce((x, y) => x + y, 0);
   return { amounts, fractions: atomicFractions(amounts), reducedFormula: reducedFormula(amounts), nAtoms };
 }

@@ -1,5 +1,6 @@
 import { atomicFractions, structureComposition } from './composition.js';
 import { parseFormula, reducedFormula } from './formula.js';
+import { refuseBadValue } from './input-guard.js';
 import { parseStructureInput, type StructureLimits } from './structure/index.js';
 import type { MaterialInput } from './input-schema.js';
 import { ChemError, type Composition, type Structure } from './types.js';
@@ -32,8 +33,16 @@ export function inputKind(input: object): InputKind {
   return keys[0];
 }
 
-/** Parses one user input into its reduced formula, atomic fractions and, for structure inputs, the structure. */
+/**
+ * Parses one user input into its reduced formula, atomic fractions and, for structure inputs, the structure. Every
+ * problem is a ChemError; the whole input (any key, any string, at any depth) is first checked for NUL characters
+ * (input_invalid_character) and runaway nesting (input_too_deep), so neither reaches a parser or the database.
+ */
 export function resolveInput(input: MaterialInput, limits?: Partial<StructureLimits>): ResolvedInput {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ChemError('input_kind', 'each input must be an object with one of "formula", "structure", "cif" or "poscar"');
+  }
+  refuseBadValue(input, 'the input');
   const kind = inputKind(input);
   if ('species' in input && input.species !== undefined && kind !== 'poscar') {
     throw new ChemError('species_without_poscar', `"species" lists the elements of a VASP 4 POSCAR's atom blocks and goes only with "poscar", not with "${kind}"`);

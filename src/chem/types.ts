@@ -36,7 +36,7 @@ export class ChemError extends UnprocessableError {
   }
 }
 
-/** Formula-specific parse failures (a ChemError whose code starts with `formula_`). */
+/** Formula-specific parse failures: a ChemError whose code starts with `formula_` (or is input_invalid_character), with a position. */
 export class ParseError extends ChemError {
   constructor(code: string, message: string, position?: number) {
     super(code, message, position);

@@ -239,7 +239,7 @@ describe('property-based', () => {
           assert.ok(Object.values(p.amounts).every((a) => a > 0 && Number.isFinite(a)));
         } catch (e) {
           if (!(e instanceof ParseError)) throw e;
-          assert.match(e.code, /^formula_(empty|unknown_element|unbalanced|bad_amount|too_long|syntax)$/);
+          assert.match(e.code, /^(formula_(empty|unknown_element|unbalanced|bad_amount|amount_too_small|too_long|syntax)|input_invalid_character)$/);
           assert.ok(Number.isInteger(e.position) && e.position! >= 0 && e.position! <= s.length, `${e.code} at ${e.position} in ${JSON.stringify(s)}`);
         }
       }),

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { latticeParameters, type Mat3 } from '../../src/chem/structure/index.js';
 import { ChemError, type Structure } from '../../src/chem/types.js';
 
 /** A site as the tests compare it: species → occupancy and fractional coordinates. */
@@ -59,7 +60,30 @@ export function onlyChemErrors(fn: () => Structure): void {
     assert.ok(s.sites.every((site) => site.frac.every(Number.isFinite)));
   } catch (e) {
     if (!(e instanceof ChemError)) throw e;
-    assert.match(e.code, /^(structure|cif|poscar)_[a-z_]+$/);
+    assert.match(e.code, /^((structure|cif|poscar|input)_[a-z_]+|sites_overlap)$/);
     assert.ok(e.message.length > 5);
   }
+}
+
+/** A structure as the task files hold it (pymatgen's as_dict, reduced to what the writers below need). */
+export interface TaskStructure {
+  lattice: { matrix: Mat3 };
+  sites: { species: { element: string; occu: number }[]; abc: [number, number, number]; label?: string }[];
+}
+
+/** A P1 CIF of a task structure (cell from its parameters, so in pymatgen's orientation; distances are the same). */
+export function toCif(s: TaskStructure): string {
+  const { abc, angles } = latticeParameters(s.lattice.matrix);
+  const cell = ['a', 'b', 'c'].map((k, i) => `_cell_length_${k} ${abc[i]}`).concat(['alpha', 'beta', 'gamma'].map((k, i) => `_cell_angle_${k} ${angles[i]}`));
+  const rows = s.sites.map((site, i) => `${site.species[0].element}${i + 1} ${site.species[0].element} ${site.abc.join(' ')} ${site.species[0].occu}`);
+  return ['data_task', "_symmetry_space_group_name_H-M 'P 1'", ...cell, 'loop_', '_atom_site_label', '_atom_site_type_symbol',
+    '_atom_site_fract_x', '_atom_site_fract_y', '_atom_site_fract_z', '_atom_site_occupancy', ...rows, ''].join('\n');
+}
+
+/** A VASP 5 POSCAR (direct coordinates) of an ordered task structure, species in blocks. */
+export function toPoscar(s: TaskStructure): string {
+  const order = [...new Set(s.sites.map((x) => x.species[0].element))];
+  const blocks = order.map((el) => s.sites.filter((x) => x.species[0].element === el));
+  return ['task', '1.0', ...s.lattice.matrix.map((r) => r.join(' ')), order.join(' '), blocks.map((b) => b.length).join(' '), 'Direct',
+    ...blocks.flat().map((x) => x.abc.join(' ')), ''].join('\n');
 }

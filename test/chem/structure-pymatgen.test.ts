@@ -108,7 +108,8 @@ describe('parsePymatgenStructure: errors', () => {
   }
 
   it('too many sites (default 500, configurable) and tiny volume per site', () => {
-    const many = (n: number): unknown[] => Array.from({ length: n }, (_, i) => ({ species: NA.species, abc: [i / n, 0, 0] }));
+    // a 50 × 11 grid in a 100 × 10 × 10 Å cell: sites 2 Å and 0.91 Å apart, never overlapping
+    const many = (n: number): unknown[] => Array.from({ length: n }, (_, i) => ({ species: NA.species, abc: [(i % 50) / 50, Math.floor(i / 50) / 11, 0] }));
     const big = nacl(many(501), { matrix: [[100, 0, 0], [0, 10, 0], [0, 0, 10]] });
     assert.equal(chemError(() => parsePymatgenStructure(big)).code, 'structure_too_many_sites');
     assert.equal(parsePymatgenStructure(big, { maxSites: 600 }).sites.length, 501);

@@ -1,7 +1,9 @@
 import { ChemError, type Site, type Structure } from '../types.js';
 import { cifNumber, isMissing, readCifBlocks, tagValues, type CifBlock, type CifValue } from './cif-syntax.js';
-import { latticeFromParameters, type Mat3, type Vec3 } from './lattice.js';
-import { OCCUPANCY_TOLERANCE, checkTextLength, finishStructure, resolveLimits, tooManySites, type StructureLimits } from './limits.js';
+import { refuseNulText } from '../input-guard.js';
+import { cellFromParameters } from './cell.js';
+import type { Mat3, Vec3 } from './lattice.js';
+import { OCCUPANCY_TOLERANCE, checkTextLength, finishStructure, occupancyProblem, resolveLimits, tooManySites, type StructureLimits } from './limits.js';
 import { elementOfCifSymbol } from './species.js';
 import { MAX_SYMMETRY_OPERATIONS, PeriodicPointIndex, applyOp, parseSymOp, uniqueOps, wrapFrac, type SymOp } from './symmetry.js';
 
@@ -32,18 +34,10 @@ function readCell(block: CifBlock): Mat3 {
   const values = CELL_TAGS.map((tag) => {
     const v = block.items.get(tag) ?? tagValues(block, tag)[0];
     if (isMissing(v)) throw cifError('cif_missing_cell', `${tag} is missing; the cell needs a, b, c, alpha, beta and gamma`);
-    return numberOf(v!, tag);
+    return v!;
   });
-  const [a, b, c, alpha, beta, gamma] = values;
-  if (!values.every((x) => Number.isFinite(x))) throw cifError('structure_non_finite', 'the cell parameters are not finite');
-  const m = latticeFromParameters(a, b, c, alpha, beta, gamma);
-  if (!m) {
-    throw new ChemError(
-      'structure_degenerate_lattice',
-      `CIF: the cell a=${a} b=${b} c=${c} α=${alpha} β=${beta} γ=${gamma} is impossible or flat (lengths must be positive, angles must close a cell)`,
-    );
-  }
-  return m;
+  const params = values.map((v, k) => numberOf(v, CELL_TAGS[k]));
+  return cellFromParameters(params, CELL_TAGS, { where: 'CIF' }, values.map((v) => v.line));
 }
 
 /** Is this space-group designation P1 (no operations besides the identity needed)? */
@@ -128,12 +122,13 @@ function readAtomRows(block: CifBlock, warnings: string[], limits: StructureLimi
     }) as Vec3;
     let occu = 1;
     if (occus[i] && !isMissing(occus[i])) occu = numberOf(occus[i], `occupancy of atom site "${label}"`);
-    if (!Number.isFinite(occu) || occu > 1 + 1e-3) {
-      throw new ChemError('structure_bad_occupancy', `CIF line ${occus[i].line}: atom site "${label}" has occupancy ${occus[i].text}; it must be at most 1`, occus[i].line);
-    }
-    if (occu <= 0) {
-      warnings.push(`atom site "${label}" has occupancy ${occus[i].text} and was left out`);
-      continue;
+    const why = occupancyProblem(occu);
+    if (why) {
+      throw new ChemError(
+        'structure_bad_occupancy',
+        `CIF line ${occus[i].line}: atom site ${i + 1} "${label}" has occupancy ${occus[i].text}; ${why}`,
+        occus[i].line,
+      );
     }
     rows.push({ label, element: parsed.element, occu: Math.min(occu, 1), frac: coord, line: xs[i].line });
   }
@@ -208,6 +203,7 @@ export function parseCif(text: string, limits?: Partial<StructureLimits>): Struc
   const lim = resolveLimits(limits);
   if (typeof text !== 'string') throw new ChemError('structure_invalid', 'the CIF must be text');
   checkTextLength(text, 'CIF');
+  refuseNulText(text, 'the CIF', 'line');
   if (text.trim() === '') throw cifError('cif_no_data_block', 'the CIF is empty');
   const warnings: string[] = [];
   const block = pickBlock(text, warnings);

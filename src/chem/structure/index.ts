@@ -22,7 +22,9 @@ export interface StructureInput {
 /**
  * Parses whichever one of `structure` (pymatgen JSON), `cif` or `poscar` is given. All problems are ChemErrors with
  * stable codes: structure_invalid, structure_empty, structure_unknown_element, structure_bad_occupancy,
- * structure_too_many_sites, structure_too_large, structure_degenerate_lattice, structure_non_finite, cif_*, poscar_*.
+ * structure_too_many_sites, structure_too_large, structure_degenerate_lattice, structure_cell_too_large,
+ * structure_bad_cell_angle, structure_non_finite, structure_coordinate_out_of_range, structure_amount_too_small,
+ * sites_overlap, input_invalid_character, input_too_deep, cif_*, poscar_*.
  */
 export function parseStructureInput(input: StructureInput, limits?: Partial<StructureLimits>): Structure {
   if (typeof input !== 'object' || input === null) throw new ChemError('structure_invalid', 'expected an object with one of "structure", "cif" or "poscar"');
@@ -40,6 +42,6 @@ export function parseStructureInput(input: StructureInput, limits?: Partial<Stru
   const text: unknown = input[kind];
   if (typeof text !== 'string') throw new ChemError('structure_invalid', `"${kind}" must be the file's text`);
   if (kind === 'cif') return parseCif(text, limits);
-  const species = Array.isArray(input.species) ? input.species : undefined;
-  return parsePoscar(text, limits, species ? { species } : undefined);
+  // anything given as "species" goes to the parser, which refuses what is not a list of symbols
+  return parsePoscar(text, limits, input.species !== undefined && input.species !== null ? { species: input.species } : undefined);
 }

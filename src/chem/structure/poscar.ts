@@ -1,4 +1,6 @@
 import { ChemError, type Site, type Structure } from '../types.js';
+import { refuseNulText } from '../input-guard.js';
+import { checkCell } from './cell.js';
 import { det3, inv3, vecMat, type Mat3, type Vec3 } from './lattice.js';
 import { checkTextLength, finishStructure, resolveLimits, tooManySites, type StructureLimits } from './limits.js';
 import { elementOfPoscarSymbol } from './species.js';
@@ -49,6 +51,14 @@ export function parsePoscar(text: string, limits?: Partial<StructureLimits>, opt
   const lim = resolveLimits(limits);
   if (typeof text !== 'string') throw new ChemError('structure_invalid', 'the POSCAR must be text');
   checkTextLength(text, 'POSCAR');
+  refuseNulText(text, 'the POSCAR', 'line');
+  if (opts?.species !== undefined) {
+    const list: unknown = opts.species;
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+      throw new ChemError('structure_invalid', 'POSCAR: "species" must be a list of element symbols, e.g. ["Ga", "As"]');
+    }
+    for (const sp of list) refuseNulText(sp, 'the "species" list', 'character');
+  }
   const lines = text.split(/\r?\n/);
   if (lines.every((l) => l.trim() === '')) throw poscarError('poscar_too_short', 'the POSCAR is empty');
   while (lines[lines.length - 1].trim() === '') lines.pop();
@@ -79,13 +89,13 @@ export function parsePoscar(text: string, limits?: Partial<StructureLimits>, opt
   if (scaleCount === 3) axisScale = scale as Vec3;
   else if (scale[0] > 0) axisScale = [scale[0], scale[0], scale[0]];
   else {
-    // a negative scale is the cell volume wanted (Å³)
-    const v = Math.abs(det3(raw));
-    if (!(v > 0)) throw new ChemError('structure_degenerate_lattice', 'POSCAR: the lattice vectors are linearly dependent (zero volume)', 3);
-    const f = Math.cbrt(-scale[0] / v);
+    // a negative scale is the cell volume wanted (Å³): check the unscaled cell first, or the division below is by ~0
+    checkCell(raw, { where: 'POSCAR (lattice vectors before scaling)', line: 3 });
+    const f = Math.cbrt(-scale[0] / Math.abs(det3(raw)));
     axisScale = [f, f, f];
   }
   const lattice = raw.map((row) => row.map((x, k) => x * axisScale[k])) as Mat3;
+  checkCell(lattice, { where: `POSCAR (lattice vectors times the scale factor ${scale.join(' ')})`, line: 3 });
 
   // VASP 5 has a species line before the counts; VASP 4 goes straight to the counts
   let line = 5;
@@ -100,7 +110,6 @@ export function parsePoscar(text: string, limits?: Partial<StructureLimits>, opt
     species = first;
     line++;
   }
-  if (!Array.isArray(species)) throw new ChemError('structure_invalid', 'POSCAR: the species given separately must be a list of element symbols');
   const countTokens = tokens(need(line, 'the atom counts'));
   const counts = countTokens.map((t) => (/^\d+$/.test(t) ? Number(t) : NaN));
   if (counts.length === 0 || counts.some((c) => !Number.isSafeInteger(c) || c < 1)) {
@@ -110,12 +119,12 @@ export function parsePoscar(text: string, limits?: Partial<StructureLimits>, opt
     throw poscarError('poscar_species_mismatch', `${species.length} species (${species.join(' ').slice(0, 60)}) but ${counts.length} atom counts`, line + 1);
   }
   const elements = species.map((s) => {
-    const el = typeof s === 'string' ? elementOfPoscarSymbol(s) : undefined;
-    if (!el) throw new ChemError('structure_unknown_element', `POSCAR: species "${String(s).slice(0, 20)}" is not a chemical element`, line);
+    const el = elementOfPoscarSymbol(s);
+    if (!el) throw new ChemError('structure_unknown_element', `POSCAR: species "${s.slice(0, 20)}" is not a chemical element`, line);
     return el;
   });
   if (Array.isArray(opts?.species) && species !== opts.species) {
-    const given = opts.species.map((s) => (typeof s === 'string' ? elementOfPoscarSymbol(s) : undefined));
+    const given = opts.species.map(elementOfPoscarSymbol);
     if (given.join(' ') !== elements.join(' ')) warnings.push(`the POSCAR names its species (${elements.join(' ')}); the species given separately were ignored`);
   }
   const total = counts.reduce((a, b) => a + b, 0);
@@ -131,8 +140,7 @@ export function parsePoscar(text: string, limits?: Partial<StructureLimits>, opt
   const cartesian = /^[ck]/i.test(mode);
   line++;
 
-  const inverse = cartesian ? (Math.abs(det3(lattice)) > 0 ? inv3(lattice) : undefined) : undefined;
-  if (cartesian && !inverse) throw new ChemError('structure_degenerate_lattice', 'POSCAR: the lattice vectors are linearly dependent (zero volume)');
+  const inverse = cartesian ? inv3(lattice) : undefined; // checkCell above guarantees a volume
   const sites: Site[] = [];
   let block = 0;
   let left = counts[0];

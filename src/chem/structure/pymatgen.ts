@@ -1,6 +1,8 @@
 import { ChemError, type Site, type Structure } from '../types.js';
-import { det3, inv3, isFiniteMat, latticeFromParameters, vecMat, type Mat3, type Vec3 } from './lattice.js';
-import { finishStructure, resolveLimits, tooManySites, type StructureLimits } from './limits.js';
+import { refuseBadValue } from '../input-guard.js';
+import { cellFromParameters, checkCell } from './cell.js';
+import { inv3, vecMat, type Mat3, type Vec3 } from './lattice.js';
+import { checkTextLength, finishStructure, occupancyProblem, resolveLimits, tooManySites, type StructureLimits } from './limits.js';
 import { elementOfSpecies } from './species.js';
 
 const WHERE = 'the pymatgen structure';
@@ -29,15 +31,14 @@ function readLattice(x: unknown): Mat3 {
   if (!isRecord(x)) throw invalid('"lattice" is missing (expected {"matrix": [[ax, ay, az], [bx, by, bz], [cx, cy, cz]]})');
   if (x.matrix !== undefined) {
     if (!Array.isArray(x.matrix) || x.matrix.length !== 3) throw invalid('lattice.matrix must be 3 rows of 3 numbers (Å)');
-    return [vec3(x.matrix[0], 'lattice.matrix[0]'), vec3(x.matrix[1], 'lattice.matrix[1]'), vec3(x.matrix[2], 'lattice.matrix[2]')];
+    const m: Mat3 = [vec3(x.matrix[0], 'lattice.matrix[0]'), vec3(x.matrix[1], 'lattice.matrix[1]'), vec3(x.matrix[2], 'lattice.matrix[2]')];
+    checkCell(m, { where: `${WHERE}: lattice.matrix` });
+    return m;
   }
   // pymatgen's Lattice.from_dict also accepts the six parameters
   const keys = ['a', 'b', 'c', 'alpha', 'beta', 'gamma'] as const;
   if (keys.every((k) => x[k] !== undefined)) {
-    const [a, b, c, alpha, beta, gamma] = keys.map((k) => num(x[k], `lattice.${k}`));
-    const m = latticeFromParameters(a, b, c, alpha, beta, gamma);
-    if (!m) throw new ChemError('structure_degenerate_lattice', `${WHERE}: lattice parameters a=${a} b=${b} c=${c} α=${alpha} β=${beta} γ=${gamma} do not form a cell`);
-    return m;
+    return cellFromParameters(keys.map((k) => num(x[k], `lattice.${k}`)), keys.map((k) => `lattice.${k}`), { where: WHERE });
   }
   throw invalid('lattice needs "matrix" (or a, b, c, alpha, beta, gamma)');
 }
@@ -52,9 +53,9 @@ function readSpecies(x: unknown, path: string): Site['species'] {
     const element = elementOfSpecies(sp.element);
     if (!element) throw new ChemError('structure_unknown_element', `${WHERE}: ${p}.element "${sp.element.slice(0, 20)}" is not a chemical element`);
     const occu = sp.occu === undefined ? 1 : num(sp.occu, `${p}.occu`);
-    if (!(occu > 0) || occu > 1 + 1e-8) {
-      throw new ChemError('structure_bad_occupancy', `${WHERE}: ${p}.occu is ${occu}; an occupancy must be in (0, 1]`);
-    }
+    // pymatgen writes occupancies exactly, so only float noise above 1 is forgiven (not CIF's rounding to 3 decimals)
+    const why = occupancyProblem(occu, 1e-8);
+    if (why) throw new ChemError('structure_bad_occupancy', `${WHERE}: ${p}.occu (${element}) is ${occu}; ${why}`);
     out.set(element, (out.get(element) ?? 0) + occu);
   });
   return [...out].map(([element, occu]) => ({ element, occu }));
@@ -69,6 +70,7 @@ export function parsePymatgenStructure(obj: unknown, limits?: Partial<StructureL
   const lim = resolveLimits(limits);
   let root = obj;
   if (typeof root === 'string') {
+    checkTextLength(root, 'pymatgen JSON');
     try {
       root = JSON.parse(root);
     } catch {
@@ -76,6 +78,7 @@ export function parsePymatgenStructure(obj: unknown, limits?: Partial<StructureL
     }
   }
   if (!isRecord(root)) throw invalid('expected an object like Structure.as_dict() with "lattice" and "sites"');
+  refuseBadValue(root, WHERE); // after JSON.parse, "\u0000" escapes are NUL characters too
   if (root['@class'] === 'Molecule' || root['@class'] === 'IMolecule') throw invalid('a Molecule has no lattice; send a periodic Structure');
   const lattice = readLattice(root.lattice);
   const sitesIn = root.sites;
@@ -87,17 +90,13 @@ export function parsePymatgenStructure(obj: unknown, limits?: Partial<StructureL
     const s: unknown = sitesIn[i];
     const path = `sites[${i}]`;
     if (!isRecord(s)) throw invalid(`${path} must be an object`);
-    const species = readSpecies(s.species, `${path}.species`);
+    const named = typeof s.label === 'string' && s.label !== '' ? `${path} ("${s.label.slice(0, 20)}")` : path;
+    const species = readSpecies(s.species, `${named}.species`);
     let frac: Vec3;
     if (s.abc !== undefined) frac = vec3(s.abc, `${path}.abc`);
     else if (s.xyz !== undefined) {
       const xyz = vec3(s.xyz, `${path}.xyz`);
-      if (!inverse) {
-        if (!isFiniteMat(lattice) || !(Math.abs(det3(lattice)) > 0)) {
-          throw new ChemError('structure_degenerate_lattice', `${WHERE}: the lattice vectors are linearly dependent`);
-        }
-        inverse = inv3(lattice);
-      }
+      inverse ??= inv3(lattice); // readLattice checked the cell, so it has a volume
       frac = vecMat(xyz, inverse);
     } else throw invalid(`${path} needs fractional "abc" or Cartesian "xyz" coordinates`);
     const site: Site = { species, frac };
