@@ -2,12 +2,14 @@ import autoload from '@fastify/autoload';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import backend from './plugins/external/backend.js';
 import db from './plugins/external/db.js';
 import redis from './plugins/external/redis.js';
 import swagger from './plugins/external/swagger.js';
+import underPressure from './plugins/external/under-pressure.js';
 import { installValidators } from './plugins/external/validation.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
@@ -27,6 +29,7 @@ const REQUEST_TIMEOUT_MS = 120_000;
 const HEADERS_TIMEOUT_MS = 20_000;
 const CONNECTION_TIMEOUT_MS = 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /**
  * Builds the HTTP application: external plugins (config, db, redis, swagger, compute backend), then the domain
@@ -44,7 +47,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     requestTimeout: REQUEST_TIMEOUT_MS,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // A client's own X-Request-Id is kept when it is a plain token (so it can be found in our logs); else one is made.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   installValidators(app);
 
@@ -58,6 +69,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(redis);
   await app.register(backend);
   await app.register(swagger);
+  await app.register(underPressure);
   await app.register(autoload, { dir: join(HERE, 'plugins/app'), forceESM: true, encapsulate: false });
   await app.register(autoload, { dir: join(HERE, 'routes'), forceESM: true, autoHooks: false, dirNameRoutePrefix: true, ignorePattern: /(^|\/)schema\.(t|j)s$/ });
   return app as unknown as FastifyInstance;

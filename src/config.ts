@@ -35,6 +35,10 @@ const SETTINGS = {
   inferenceThreads: { env: 'INFERENCE_THREADS', schema: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: 'inference threads of the API (0 = one per core)' }) },
   batchMaxInputs: { env: 'BATCH_MAX_INPUTS', schema: Type.Integer({ minimum: 1, maximum: 100_000, default: 256, description: 'inputs gathered into one inference batch at most' }) },
   batchMaxWaitMs: { env: 'BATCH_MAX_WAIT_MS', schema: Type.Number({ minimum: 0, maximum: 2, default: 1, description: 'how long a prediction request may wait for others to share its batch (ms, at most 2)' }) },
+  rateLimitAnonymous: { env: 'RATE_LIMIT_ANONYMOUS', schema: Type.Integer({ minimum: 0, default: 600, description: 'requests per minute per IP address without an API key (0 = no limit)' }) },
+  rateLimitKeyed: { env: 'RATE_LIMIT_KEYED', schema: Type.Integer({ minimum: 0, default: 6000, description: 'requests per minute per API key (0 = no limit)' }) },
+  maxEventLoopDelayMs: { env: 'MAX_EVENT_LOOP_DELAY_MS', schema: Type.Integer({ minimum: 0, default: 500, description: 'event-loop delay above which requests are shed with 503 and Retry-After (0 = never)' }) },
+  maxInferenceBacklog: { env: 'MAX_INFERENCE_BACKLOG', schema: Type.Integer({ minimum: 0, default: 20_000, description: 'inference work waiting (inputs and batches) above which predictions are shed with 503 and Retry-After (0 = never)' }) },
   predictMaxSites: {
     env: 'PREDICT_MAX_SITES',
     schema: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 20_000, description: 'inputs × sites one prediction request may ask for (a formula counts one); larger screens go through batch-prediction jobs' }),

@@ -16,7 +16,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export function isolatedConfig(overrides: Partial<Config> = {}): Config {
   const id = randomUUID().replace(/-/g, '').slice(0, 12);
   return loadConfig(
-    { ...process.env, DATABASE_URL: `${SERVER_URL}/matmoe_test_${id}`, REDIS_URL, QUEUE_PREFIX: `matmoe-test-${id}`, API_KEYS: `${TEST_API_KEY},bob:${BOB_API_KEY}`, LOG_LEVEL: 'silent', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm', SHUTDOWN_TIMEOUT_MS: '5000' },
+    { ...process.env, DATABASE_URL: `${SERVER_URL}/matmoe_test_${id}`, REDIS_URL, QUEUE_PREFIX: `matmoe-test-${id}`, API_KEYS: `${TEST_API_KEY},bob:${BOB_API_KEY}`, LOG_LEVEL: 'silent', RATE_LIMIT_ANONYMOUS: '0', RATE_LIMIT_KEYED: '0', MAX_EVENT_LOOP_DELAY_MS: '0', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm', SHUTDOWN_TIMEOUT_MS: '5000' },
     overrides,
   );
 }

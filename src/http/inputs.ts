@@ -1,6 +1,9 @@
 import { Type } from 'typebox';
 import { MaterialInputSchema } from '../chem/input-schema.js';
 
+/** Bytes of a prediction request: 1000 inputs of a few kB (CIF, POSCAR); larger screens go through batch-prediction jobs. */
+export const PREDICT_BODY_LIMIT = 8 * 1024 * 1024;
+
 /** 1 to 1000 materials, answered in input order. */
 export const InputsArray = Type.Array(MaterialInputSchema, { minItems: 1, maxItems: 1000 });
 

@@ -227,10 +227,9 @@ describe('property-based', () => {
     );
   });
 
-  it('junk only ever produces a ParseError, quickly', () => {
+  it('junk only ever produces a ParseError', () => {
     const alphabet = fc.constantFrom(...'()[]{}·•*@ .-+0123456789eFeOHCNaClxXyz\t,;$'.split(''));
     const junk = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: alphabet, maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 80 }));
-    const started = Date.now();
     fc.assert(
       fc.property(junk, (s) => {
         try {
@@ -245,7 +244,6 @@ describe('property-based', () => {
       }),
       { numRuns: 3000 },
     );
-    assert.ok(Date.now() - started < 5000);
   });
 
   it('deep nesting within the length limit is fine', () => {

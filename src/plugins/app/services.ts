@@ -1,4 +1,6 @@
+import type { onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
+import { OverloadedError } from '../external/under-pressure.js';
 import { DatasetService } from '../../services/dataset-service.js';
 import { ExpertService } from '../../services/expert-service.js';
 import { HealthService } from '../../services/health-service.js';
@@ -18,6 +20,8 @@ declare module 'fastify' {
     jobs: JobService;
     health: HealthService;
     inference: InferencePool;
+    /** onRequest hook of prediction routes: 503 with Retry-After while the inference backlog is over MAX_INFERENCE_BACKLOG. */
+    shedWhenBacklogged: onRequestAsyncHookHandler;
   }
 }
 
@@ -40,6 +44,13 @@ export default fp(async (app) => {
 
   const datasets = new DatasetService(app.pg);
   app.decorate('inference', inference);
+  const maxBacklog = app.config.maxInferenceBacklog;
+  app.decorate('shedWhenBacklogged', async (_request, reply) => {
+    if (maxBacklog > 0 && inference.backlog > maxBacklog) {
+      reply.header('retry-after', '1');
+      throw new OverloadedError(`the prediction queue is full (${inference.backlog} waiting); retry in a second, or send large screens as a batch-prediction job`);
+    }
+  });
   app.decorate('experts', experts);
   app.decorate('models', new ModelService(app.pg, inference));
   app.decorate('datasets', datasets);

@@ -17,6 +17,8 @@ interface Pending<I, R> {
 export class Batcher<I, R> {
   private readonly queues = new Map<string, { items: Pending<I, R>[]; size: number; timer?: NodeJS.Timeout }>();
   private waiting = 0;
+  /** Batches run and requests answered: with concurrent requests, fewer batches than requests. */
+  readonly stats = { batches: 0, requests: 0 };
 
   constructor(private readonly runBatch: (key: string, groups: I[][]) => Promise<R[]>, private readonly opts: BatcherOptions) {}
 
@@ -50,6 +52,8 @@ export class Batcher<I, R> {
     let batch: Pending<I, R>[] = [];
     let size = 0;
     const send = (items: Pending<I, R>[]): void => {
+      this.stats.batches++;
+      this.stats.requests += items.length;
       this.runBatch(key, items.map((p) => p.inputs)).then(
         (results) => items.forEach((p, i) => p.resolve(results[i])),
         (err) => items.forEach((p) => p.reject(err)),

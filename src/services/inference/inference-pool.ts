@@ -43,13 +43,11 @@ export class InferencePool {
   private readonly piscina: Piscina;
   private readonly models: Batcher<MaterialInput, GroupResult<MaterialPrediction>>;
   private readonly experts: Batcher<MaterialInput, GroupResult<ExpertPrediction>>;
-  private readonly maxSites: number;
 
   constructor(opts: InferencePoolOptions) {
     const threads = opts.threads && opts.threads > 0 ? opts.threads : availableParallelism();
     const workerData: ThreadConfig = { databaseUrl: opts.databaseUrl, tfjsBackend: opts.tfjsBackend };
     this.piscina = new Piscina({ filename: THREAD.href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, workerData });
-    this.maxSites = opts.maxSites;
     const budget = { maxSites: opts.maxSites };
     const batch = { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs };
     this.models = new Batcher((key, groups) => {
@@ -76,8 +74,9 @@ export class InferencePool {
     return this.models.pendingInputs + this.experts.pendingInputs + this.piscina.queueSize;
   }
 
-  get budget(): number {
-    return this.maxSites;
+  /** Batches run and requests answered, for models and experts. */
+  get stats(): { batches: number; requests: number } {
+    return { batches: this.models.stats.batches + this.experts.stats.batches, requests: this.models.stats.requests + this.experts.stats.requests };
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ExpertRecord } from '../../../db/expert-queries.js';
-import { InputsBody } from '../../../http/inputs.js';
 import { problems } from '../../../http/problem.js';
+import { InputsBody, PREDICT_BODY_LIMIT } from '../../../http/inputs.js';
 import { ExpertDetail, ExpertKeyParams, ExpertList, ExpertListQuery, ExpertPredictResponse } from './schema.js';
 
 function summary(e: ExpertRecord) {
@@ -28,6 +28,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post('/:key/predict', {
+    bodyLimit: PREDICT_BODY_LIMIT,
+    onRequest: app.shedWhenBacklogged,
     schema: {
       tags: ['experts'],
       summary: 'Run one expert on its own source property (1 to 1000 inputs, answered in input order)',

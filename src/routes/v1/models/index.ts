@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ModelRecord } from '../../../db/model-queries.js';
 import { problems } from '../../../http/problem.js';
+import { PREDICT_BODY_LIMIT } from '../../../http/inputs.js';
 import { VisibilityBody } from '../datasets/schema.js';
 import { ModelCard, ModelList, ModelListQuery, ModelPredictBody, ModelRef, PredictionsResponse, SvgResponse } from './schema.js';
 
@@ -56,6 +57,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post('/:id/predict', {
+    bodyLimit: PREDICT_BODY_LIMIT,
+    onRequest: app.shedWhenBacklogged,
     schema: {
       tags: ['models'],
       summary: 'Predict with this model (1 to 1000 inputs, answered in input order)',

@@ -1,9 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problems } from '../../../http/problem.js';
+import { PREDICT_BODY_LIMIT } from '../../../http/inputs.js';
 import { PredictBody, PredictionsResponse } from '../models/schema.js';
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/', {
+    bodyLimit: PREDICT_BODY_LIMIT,
+    onRequest: app.shedWhenBacklogged,
     schema: {
       tags: ['models'],
       summary: 'Predict a property for 1 to 1000 materials with a trained model (answers in input order)',
