@@ -27,7 +27,9 @@ export interface DatasetRecord {
   contentHash: string;
   nRows: number;
   inputKinds: DatasetInputKind[];
-  targetStats: TargetStats;
+  /** Every row has a target (a training set); false: inputs only (candidates to screen). */
+  labelled: boolean;
+  targetStats: TargetStats | null;
   createdAt: Date;
 }
 
@@ -38,7 +40,8 @@ export interface DatasetRowRecord {
   input: Record<string, unknown>;
   /** Reduced formula. */
   formula: string;
-  target: number;
+  /** null in an unlabelled dataset. */
+  target: number | null;
   /** The uploader's own id for the row, when the upload had an `id` column. */
   externalId: string | null;
 }
@@ -51,11 +54,12 @@ export interface NewDataset {
   unit: string;
   contentHash: string;
   inputKinds: DatasetInputKind[];
-  targetStats: TargetStats;
+  labelled: boolean;
+  targetStats: TargetStats | null;
   rows: readonly DatasetRowRecord[];
 }
 
-const COLUMNS = `id, owner, visibility, name, property, unit, content_hash AS "contentHash", n_rows AS "nRows", input_kinds AS "inputKinds",
+const COLUMNS = `id, owner, visibility, name, property, unit, content_hash AS "contentHash", n_rows AS "nRows", input_kinds AS "inputKinds", labelled,
   target_stats AS "targetStats", created_at AS "createdAt"`;
 
 /** Rows per INSERT, bounded also by bytes so that a batch of large CIFs stays a modest statement. */
@@ -74,9 +78,9 @@ export async function findDatasetByHash(db: Queryable, owner: string, contentHas
 /** Inserts the dataset and all its rows; call inside a transaction so that a failure stores nothing. */
 export async function insertDataset(db: Queryable, d: NewDataset): Promise<DatasetRecord> {
   const { rows } = await db.query<DatasetRecord>(
-    `INSERT INTO datasets (owner, visibility, name, property, unit, content_hash, n_rows, input_kinds, target_stats)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
-    [d.owner, d.visibility, d.name, d.property, d.unit, d.contentHash, d.rows.length, d.inputKinds, d.targetStats],
+    `INSERT INTO datasets (owner, visibility, name, property, unit, content_hash, n_rows, input_kinds, labelled, target_stats)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
+    [d.owner, d.visibility, d.name, d.property, d.unit, d.contentHash, d.rows.length, d.inputKinds, d.labelled, d.targetStats],
   );
   const dataset = rows[0];
   let start = 0;
@@ -85,7 +89,7 @@ export async function insertDataset(db: Queryable, d: NewDataset): Promise<Datas
     const kinds: string[] = [];
     const inputs: string[] = [];
     const formulas: string[] = [];
-    const targets: number[] = [];
+    const targets: (number | null)[] = [];
     const ids: (string | null)[] = [];
     let bytes = 0;
     let k = start;

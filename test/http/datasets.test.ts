@@ -203,7 +203,7 @@ test('datasets over HTTP, on real Postgres', async (t) => {
       [{ name: 'n', unit: 'eV' }, { name: 'a.csv', content: 'formula,target\nSi,1\n' }, 400, 'validation_failed'],
       [{ name: 'n', property: 'p', unit: 'eV', colour: 'red' }, { name: 'a.csv', content: 'formula,target\nSi,1\n' }, 400, 'validation_failed'],
       [{ name: 'n', property: 'p', unit: 'eV', format: 'xlsx' }, { name: 'a.xlsx', content: 'PK' }, 415, 'upload_format_unsupported'],
-      [{ name: 'n', property: 'p', unit: 'eV' }, { name: 'a.csv', content: 'formula,value\nSi,1\n' }, 422, 'csv_missing_column'],
+      [{ name: 'n', property: 'p', unit: 'eV' }, { name: 'a.csv', content: 'id,value\nSi,1\n' }, 422, 'csv_missing_column'],
       [{ name: 'n', property: 'p', unit: 'eV' }, { name: 'a.csv', content: 'formula,target\n"Si,1\n' }, 422, 'csv_unterminated_quote'],
       [{ name: 'n', property: 'p', unit: 'eV' }, { name: 'a.csv', content: '' }, 422, 'dataset_empty'],
       [{ name: 'n', property: 'p', unit: 'eV' }, { name: 'bomb.csv.gz', content: gzipSync(Buffer.alloc(50 * 1024 * 1024 + 1, 'a')) }, 413, 'dataset_too_large'],

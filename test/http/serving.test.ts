@@ -11,7 +11,7 @@ test('serving: batching, budgets, rate limits and a free event loop', async (t) 
 
   await t.test('concurrent requests are batched and each caller gets its own results, in order', async () => {
     const expert = 'comp_mp_gap';
-    const alone = [];
+    const alone: number[] = [];
     for (const f of FORMULAS) {
       const res = await app.inject({ method: 'POST', url: `/v1/experts/${expert}/predict`, payload: { inputs: [{ formula: f }] } });
       assert.equal(res.statusCode, 200, res.body);
@@ -36,7 +36,7 @@ test('serving: batching, budgets, rate limits and a free event loop', async (t) 
 
   await t.test('a structure through a shipped model: concurrent callers get the values they get alone', async () => {
     const structures = fixture.slice(0, 6).map((f) => f.structure);
-    const alone = [];
+    const alone: number[] = [];
     for (const s of structures) alone.push((await app.inject({ method: 'POST', url: '/v1/predict', payload: { model: 'expt_bandgap', inputs: [{ structure: s }] } })).json().predictions[0].value as number);
     const together = await Promise.all(structures.map((s) => app.inject({ method: 'POST', url: '/v1/predict', payload: { model: 'expt_bandgap', inputs: [{ structure: s }] } })));
     together.forEach((res, i) => assert.ok(close(res.json().predictions[0].value, alone[i])));

@@ -120,8 +120,8 @@ describe('prepareDataset', () => {
     assert.deepEqual(a.rows.map((x) => x.input), [{ formula: 'Fe4O6' }, { formula: 'GaAs' }, { formula: 'NaCl' }]);
     assert.deepEqual(a.rows.map((x) => x.externalId), [null, 'mp-2534', '7']);
     assert.deepEqual(a.inputKinds, ['formula']);
-    assert.equal(a.targetStats.mean, 3);
-    assert.equal(a.targetStats.median, 2);
+    assert.equal(a.targetStats!.mean, 3);
+    assert.equal(a.targetStats!.median, 2);
     const b = prepareDataset({ ...META, name: 'another name' }, rows({ formula: 'Fe4O6', target: 2 }, { formula: 'GaAs', target: 1 }, { formula: 'NaCl', target: 6 }));
     assert.equal(b.contentHash, a.contentHash);
   });
@@ -154,7 +154,7 @@ describe('prepareDataset', () => {
   });
 
   test('the error list is capped and says how many more there are', () => {
-    const bad = Array.from({ length: 30 }, () => ({ formula: 'GaAs' }));
+    const bad = Array.from({ length: 30 }, () => ({ formula: 'Xx2', target: 1 }));
     const err = throwsDatasetError(() => prepareDataset(META, rows(...bad), { limits: { ...DATASET_LIMITS, maxErrorsListed: 10 } }), 'invalid_rows');
     assert.equal((err.extra.errors as unknown[]).length, 10);
     assert.equal(err.extra.invalidRows, 30);
@@ -217,7 +217,17 @@ describe('uploads', () => {
     assert.match(errors[1].code, /^formula_/);
     assert.equal(errors[2].code, 'target_missing');
     assert.equal(errors[3].code, 'csv_column_count');
-    throwsDatasetError(() => rowsFromCsv('formula,value\nSi,1\n'), 'csv_missing_column', 'invalid');
+    // Without a target column the file lists inputs to screen: an unlabelled dataset, the other column ignored with a warning.
+    const screen = rowsFromCsv('formula,value\nSi,1\n');
+    assert.deepEqual(screen.rows.map((r) => r.value), [{ formula: 'Si' }]);
+    assert.match(screen.warnings[0].message, /"value"/);
+    const unlabelled = prepareDataset(META, screen.rows, { fromText: true });
+    assert.equal(unlabelled.labelled, false);
+    assert.equal(unlabelled.targetStats, null);
+    assert.deepEqual(unlabelled.rows.map((r) => r.target), [null]);
+    // A dataset is labelled when any row has a target; then every row needs one.
+    const mixed = throwsDatasetError(() => prepareDataset(META, rows({ formula: 'Si', target: 1 }, { formula: 'Ge' })), 'invalid_rows', 'invalid');
+    assert.equal((mixed.extra.errors as { index: number; code: string }[])[0].code, 'target_missing');
     throwsDatasetError(() => rowsFromCsv('id,target\n1,1\n'), 'csv_missing_column', 'invalid');
     throwsDatasetError(() => rowsFromCsv('formula,target,Formula\nSi,1,Si\n'), 'csv_duplicate_column', 'invalid');
     throwsDatasetError(() => rowsFromCsv('formula,target\n"Si,1\n'), 'csv_unterminated_quote', 'invalid');

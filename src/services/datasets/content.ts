@@ -7,7 +7,7 @@ import { INPUT_KINDS } from '../../chem/input.js';
 import type { DatasetRowRecord, TargetStats } from '../../db/dataset-queries.js';
 import { UnprocessableError } from '../../errors.js';
 import { checkMeta, DATASET_LIMITS, type DatasetLimits, type DatasetMeta, type DatasetWarning, type PreparedDataset, type RawRow, type RowError } from './limits.js';
-import { validateRow } from './rows.js';
+import { hasTarget, validateRow } from './rows.js';
 import { tooManyRows } from './upload.js';
 
 /** JSON with object keys sorted at every level, so equal content serialises to equal bytes. */
@@ -70,6 +70,8 @@ function* prepareSteps(meta: DatasetMeta, raw: readonly RawRow[], opts: PrepareO
   if (raw.length === 0) throw new UnprocessableError('dataset_empty', 'the dataset has no rows');
   if (raw.length > limits.maxRows) throw tooManyRows(raw.length, limits);
 
+  // Labelled unless no row has a target at all: then the dataset holds inputs to screen, not training data.
+  const labelled = raw.some((r) => r.value !== null && typeof r.value === 'object' && hasTarget((r.value as { target?: unknown }).target, fromText));
   const rows: DatasetRowRecord[] = [];
   const errors: RowError[] = [];
   const warnings: DatasetWarning[] = [...(opts.warnings ?? [])];
@@ -83,7 +85,7 @@ function* prepareSteps(meta: DatasetMeta, raw: readonly RawRow[], opts: PrepareO
       sliceStart = performance.now();
     }
     const r = raw[index];
-    const res = validateRow(r, fromText);
+    const res = validateRow(r, fromText, labelled);
     for (const message of res.warnings) {
       if (warningCount++ < limits.maxWarningsListed) warnings.push({ index, message });
     }
@@ -111,7 +113,8 @@ function* prepareSteps(meta: DatasetMeta, raw: readonly RawRow[], opts: PrepareO
     unit,
     contentHash: datasetContentHash(property, unit, rows),
     inputKinds: INPUT_KINDS.filter((k) => kinds.has(k)),
-    targetStats: targetStats(rows.map((r) => r.target)),
+    labelled,
+    targetStats: labelled ? targetStats(rows.map((r) => r.target as number)) : null,
     rows,
     warnings: warningCount > limits.maxWarningsListed ? [...warnings, { message: `${warningCount - limits.maxWarningsListed} more warnings not listed` }] : warnings,
   };

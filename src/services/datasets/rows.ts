@@ -62,7 +62,12 @@ function rowSpecies(value: unknown, fromText: boolean): string[] | undefined {
  * Validates one row and returns what is stored: the input normalised (formula trimmed, CIF/POSCAR line endings as
  * LF, structure as given) with its kind, reduced formula and target. Returns every problem of the row, not just the first.
  */
-export function validateRow(raw: RawRow, fromText: boolean): { row?: Omit<DatasetRowRecord, 'index'>; warnings: string[]; problems: Problem[] } {
+/** A row of an unlabelled dataset has no target: absent, null, or an empty CSV cell. */
+export function hasTarget(value: unknown, fromText: boolean): boolean {
+  return !(value === undefined || value === null || (fromText && typeof value === 'string' && value.trim() === ''));
+}
+
+export function validateRow(raw: RawRow, fromText: boolean, labelled = true): { row?: Omit<DatasetRowRecord, 'index'>; warnings: string[]; problems: Problem[] } {
   if (raw.errors && raw.errors.length > 0) return { problems: raw.errors, warnings: [] };
   const v = raw.value;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
@@ -117,7 +122,8 @@ export function validateRow(raw: RawRow, fromText: boolean): { row?: Omit<Datase
     }
   }
 
-  const target = checkTarget(o.target, fromText);
+  // In an unlabelled dataset (inputs to screen) no row has a target; a labelled one needs one in every row.
+  const target = labelled ? checkTarget(o.target, fromText) : null;
   if (isProblem(target)) problems.push(target);
   const id = checkId(o.id, fromText);
   if (isProblem(id)) problems.push(id);

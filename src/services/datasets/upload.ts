@@ -61,7 +61,7 @@ export function tooManyRows(count: number, limits: DatasetLimits): TooLargeError
 }
 
 /**
- * CSV with a header row: `target`, one or more input columns (`formula`, `cif`, `poscar`, `structure` as JSON text;
+ * CSV with a header row: `target` (left out for inputs to screen), one or more input columns (`formula`, `cif`, `poscar`, `structure` as JSON text;
  * each row fills exactly one), optionally `species` (a VASP 4 POSCAR's block elements, "Ga As") and `id`. Header names are case-insensitive; other columns are ignored
  * with a warning.
  */
@@ -82,7 +82,6 @@ export function rowsFromCsv(text: string, limits: DatasetLimits = DATASET_LIMITS
   }
   const targetCol = header.indexOf('target');
   const inputCols = header.flatMap((h, c) => (INPUT_KINDS as readonly string[]).includes(h) ? [[h, c] as const] : []);
-  if (targetCol === -1) throw new UnprocessableError('csv_missing_column', `the header (${header.join(',')}) has no "target" column`, { line: records[0].line });
   if (inputCols.length === 0) {
     throw new UnprocessableError('csv_missing_column', `the header (${header.join(',')}) needs an input column: formula, cif, poscar or structure`, { line: records[0].line });
   }
@@ -97,7 +96,8 @@ export function rowsFromCsv(text: string, limits: DatasetLimits = DATASET_LIMITS
     if (rec.fields.length !== header.length) {
       return { value: undefined, line: rec.line, errors: [{ code: 'csv_column_count', message: `the row has ${rec.fields.length} fields; the header has ${header.length}` }] };
     }
-    const value: Record<string, string> = { target: rec.fields[targetCol] };
+    // Without a target column the file lists inputs to screen (an unlabelled dataset).
+    const value: Record<string, string> = targetCol === -1 ? {} : { target: rec.fields[targetCol] };
     for (const [kind, c] of inputCols) value[kind] = rec.fields[c];
     if (speciesCol !== -1 && rec.fields[speciesCol].trim() !== '') value.species = rec.fields[speciesCol];
     if (idCol !== -1) value.id = rec.fields[idCol];

@@ -66,6 +66,7 @@ export function defaultModelName(datasetName: string, jobId: string): string {
 export async function admitFineTune(pool: Pool, owner: string, request: FineTuneRequest, jobId: string): Promise<FineTunePayload> {
   const dataset = await getDataset(pool, owner, request.dataset);
   if (!dataset) throw new NotFoundError('dataset_not_found', `there is no dataset ${request.dataset}`);
+  if (!dataset.labelled) throw new UnprocessableError('dataset_unlabelled', `dataset ${dataset.id} has no targets: it can be screened with a batch-prediction job, not trained on`);
   if (!(await getSplit(pool, request.dataset, request.split))) throw new NotFoundError('split_not_found', `dataset ${request.dataset} has no split ${request.split}`);
   const experts = await resolveFineTuneExperts(pool, request.experts ?? 'all', dataset);
   const mode = request.mode ?? 'mixture';

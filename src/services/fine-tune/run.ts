@@ -52,7 +52,7 @@ export async function runFineTune(opts: {
     const resolved = resolveInput(r.input as MaterialInput);
     return readsStructures && resolved.structure ? { formula: resolved.formula, graph: crystalGraph(resolved.structure) } : { formula: resolved.formula };
   });
-  const targets = Float64Array.from(rows, (r) => r.target);
+  const targets = Float64Array.from(rows, (r) => r.target ?? Number.NaN);
 
   let lastReport = 0;
   let lastProgress: Record<string, unknown> = {};
@@ -85,7 +85,7 @@ export async function runFineTune(opts: {
   const metrics = {
     trainMae: result.trainMae, valMae: result.valMae, testMae: result.testMae, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun,
     stoppedEarly: result.stoppedEarly, prepareSeconds: result.prepareSeconds, trainSeconds: result.trainSeconds, backend: opts.backend, members: 1,
-    parity: { targets: testRows.map((i) => rows[i].target), predictions: Array.from(testPred) },
+    parity: { targets: testRows.map((i) => rows[i].target as number), predictions: Array.from(testPred) },
     trainingElements,
   };
   const summary = { valMae: result.valMae, testMae: result.testMae, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun };

@@ -16,7 +16,7 @@ const MULTIPART_OVERHEAD = 64 * 1024;
 export function presentDataset(d: DatasetRecord, viewer: string | null) {
   return {
     id: d.id, visibility: d.visibility, mine: d.owner === viewer, name: d.name, property: d.property, unit: d.unit, contentHash: d.contentHash,
-    rowCount: d.nRows, inputKinds: d.inputKinds, targetStats: d.targetStats, createdAt: d.createdAt.toISOString(),
+    rowCount: d.nRows, inputKinds: d.inputKinds, labelled: d.labelled, targetStats: d.targetStats, createdAt: d.createdAt.toISOString(),
     links: { self: `/v1/datasets/${d.id}`, splits: `/v1/datasets/${d.id}/splits` },
   };
 }

@@ -29,7 +29,7 @@ const DatasetRowInput = Type.Object(
     cif: Type.Optional(Type.Unknown({ description: 'CIF file text' })),
     poscar: Type.Optional(Type.Unknown({ description: 'VASP POSCAR text' })),
     species: Type.Optional(Type.Unknown({ description: 'only with poscar, for VASP 4 files without a species line: the element of each atom block, e.g. ["Ga", "As"]' })),
-    target: Type.Optional(Type.Unknown({ description: 'the property value: a finite number' })),
+    target: Type.Optional(Type.Unknown({ description: 'the property value: a finite number; leave it out of every row for a dataset of inputs to screen' })),
     id: Type.Optional(Type.Unknown({ description: 'your own id for the row (string or number), kept with it' })),
   },
   { additionalProperties: true, description: 'exactly one of formula, structure, cif or poscar, plus target' },
@@ -91,14 +91,15 @@ const datasetFields = {
   contentHash: Type.String({ description: 'sha256 of property, unit and rows (kind, canonical input, target): equal content, equal hash' }),
   rowCount: Type.Integer(),
   inputKinds: Type.Array(InputKind, { description: 'the input kinds the rows use' }),
-  targetStats: TargetStats,
+  labelled: Type.Boolean({ description: 'every row has a target (training data); false: inputs only, to screen with a batch-prediction job' }),
+  targetStats: Type.Union([TargetStats, Type.Null()], { description: 'null for an unlabelled dataset' }),
   createdAt: Timestamp,
   links: Type.Object({ self: Type.String(), splits: Type.String() }),
 };
 
 const EXAMPLE_DATASET = {
   id: EXAMPLE_ID, visibility: 'private', mine: true, name: 'experimental band gaps', property: 'band gap', unit: 'eV', contentHash: EXAMPLE_HASH, rowCount: 3,
-  inputKinds: ['formula'], targetStats: { count: 3, mean: 1.97, std: 0.9886, min: 1.12, max: 3.37, median: 1.42 },
+  inputKinds: ['formula'], labelled: true, targetStats: { count: 3, mean: 1.97, std: 0.9886, min: 1.12, max: 3.37, median: 1.42 },
   createdAt: '2026-11-24T10:00:00.000Z', links: { self: `/v1/datasets/${EXAMPLE_ID}`, splits: `/v1/datasets/${EXAMPLE_ID}/splits` },
 };
 
@@ -135,7 +136,7 @@ const DatasetRow = Type.Object({
   kind: InputKind,
   input: Type.Record(Type.String(), Type.Unknown(), { description: 'the input as stored: one of formula, structure, cif, poscar' }),
   formula: Type.String({ description: 'reduced formula' }),
-  target: Type.Number(),
+  target: Type.Union([Type.Number(), Type.Null()], { description: 'null in an unlabelled dataset' }),
   id: Type.Optional(Type.String({ description: 'the uploader\'s id for the row' })),
 });
 
