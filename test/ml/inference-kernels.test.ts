@@ -95,8 +95,10 @@ test('the SIMD conv close equals the plain-JS one', () => {
   const atoms = 23;
   const M = 12;
   const A = 64;
+  const distances = 40;
   const data = {
-    edge: randoms(atoms * M * 2 * A, 2),
+    edge: randoms(distances * 2 * A, 2),
+    edgeRow: new Float32Array(Int32Array.from({ length: atoms * M }, () => Math.floor(rnd() * distances)).buffer),
     pair: randoms(atoms * 4 * A, 2),
     // int32 neighbour rows, carried as their bits
     nbr: new Float32Array(Int32Array.from({ length: atoms * M }, () => Math.floor(rnd() * atoms)).buffer),
@@ -106,6 +108,7 @@ test('the SIMD conv close equals the plain-JS one', () => {
   const outs = ([wasm, jsKernels] as const).map((k) => {
     const args: ConvCloseArgs = {
       edge: fill(k, data.edge),
+      edgeRow: fill(k, data.edgeRow),
       pair: fill(k, data.pair),
       nbr: fill(k, data.nbr),
       x: fill(k, data.x),
@@ -117,7 +120,7 @@ test('the SIMD conv close equals the plain-JS one', () => {
     };
     k.convClose(args);
     const out = args.out.f32().slice(0, atoms * A);
-    for (const r of [args.edge, args.pair, args.nbr, args.x, args.bn, args.out]) k.free(r);
+    for (const r of [args.edge, args.edgeRow, args.pair, args.nbr, args.x, args.bn, args.out]) k.free(r);
     return out;
   });
   let worst = 0;

@@ -132,7 +132,7 @@ test('CGCNN mixtures: members share the embedding and frozen convs; mixed CGCNN 
   assert.equal(count(pair, 'conv', 5), 4, 'the fine-tuned last conv: one per (member, expert)');
   assert.equal(count(pair, 'pool'), 4);
   // edge products: 2 bases × 3 frozen convs + 4 fine-tuned ones, instead of 4 chains × 4 convs
-  assert.equal(pair.multiplyAdds.shared.perEdge * 16, pair.multiplyAdds.unshared.perEdge * 10);
+  assert.equal(pair.multiplyAdds.shared.perEdgeRow * 16, pair.multiplyAdds.unshared.perEdgeRow * 10);
   assertMatches(pair, [a, b], many, 'two seeds');
 
   const all = compileModel([a, b, mixed, target]);

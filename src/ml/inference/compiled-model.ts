@@ -13,11 +13,11 @@
  */
 import { writeCompositionFeatures, featureCount } from '../../chem/descriptors.js';
 import type { Composition } from '../../chem/types.js';
-import { graphsOf, packGraphs, type CrystalGraph, type GraphBatch } from '../cgcnn/batching.js';
+import { graphsOf, type CrystalGraph } from '../cgcnn/batching.js';
 import { inputComposition } from '../composition/kind.js';
 import type { ExpertInput } from '../experts/expert-kind.js';
 import type { MixtureModel } from '../mixture/model.js';
-import { softplus } from './fast-math.js';
+import { meanPoolSoftplus, packChunk, type GraphChunk } from './graph-chunk.js';
 import { jsKernels, type Kernels, type PreparedDense, type Region } from './kernels.js';
 import { lowerExpert, type Payload } from './lowering.js';
 import { PrefixTree } from './shared-prefix.js';
@@ -42,11 +42,15 @@ export interface PlanNode {
   users: number;
 }
 
-/** Multiply-adds of one forward pass: per input row (composition layers, mixing, heads), per atom, per edge. */
+/**
+ * Multiply-adds of one forward pass: per input row (composition layers, mixing, heads), per atom, and per row of edge
+ * features. predictMixture multiplies one edge-feature row per neighbour slot (atoms × 12); the compiled model one
+ * per distinct neighbour distance in a chunk (graph-chunk.ts).
+ */
 export interface MultiplyAdds {
   perRow: number;
   perAtom: number;
-  perEdge: number;
+  perEdgeRow: number;
 }
 
 export interface DetailedPrediction {
@@ -103,8 +107,8 @@ export class CompiledModel {
     this.k = wasm ?? jsKernels;
     this.kernels = this.k.kind;
     const tree = new PrefixTree();
-    const shared: MultiplyAdds = { perRow: 0, perAtom: 0, perEdge: 0 };
-    const unshared: MultiplyAdds = { perRow: 0, perAtom: 0, perEdge: 0 };
+    const shared: MultiplyAdds = { perRow: 0, perAtom: 0, perEdgeRow: 0 };
+    const unshared: MultiplyAdds = { perRow: 0, perAtom: 0, perEdgeRow: 0 };
     for (const m of models) {
       const dim = m.head[0].nIn;
       const member: Member = {
@@ -127,7 +131,7 @@ export class CompiledModel {
           const { index, created } = tree.node(parent, step.op, step.params);
           if (created) this.addNode(step.payload(), parent, lowered.input);
           const macs = nodeMacs(this.nodeList[index]);
-          for (const key of ['perRow', 'perAtom', 'perEdge'] as const) {
+          for (const key of ['perRow', 'perAtom', 'perEdgeRow'] as const) {
             unshared[key] += macs[key];
             if (created) shared[key] += macs[key];
           }
@@ -212,10 +216,8 @@ export class CompiledModel {
 
   private runChunk(s: number, e: number, comps: Composition[], graphs: CrystalGraph[], values: Float32Array[], embeddings: Float32Array[] | null): void {
     const rows = e - s;
-    let batch: GraphBatch | null = null;
-    if (this.needsStructure) batch = packGraphs(graphs, Array.from({ length: rows }, (_, i) => s + i));
-    const atoms = batch?.nAtoms ?? 0;
-    const edges = atoms * (batch?.maxNeighbors ?? 0);
+    const chunk = this.needsStructure ? packChunk(graphs, s, e) : null;
+    const atoms = chunk?.atoms ?? 0;
     // Every buffer of the chunk is allocated before any view is taken: an allocation may grow the wasm memory.
     this.nodeList.forEach((node, i) => {
       const perAtom = node.input === 'graph' && node.payload.op !== 'pool';
@@ -226,13 +228,13 @@ export class CompiledModel {
       features = new Float32Array(rows * featureCount);
       for (let r = 0; r < rows; r++) writeCompositionFeatures(comps[s + r], features, r * featureCount);
     }
-    if (batch) this.prepareGraphBuffers(batch, atoms, edges);
+    if (chunk) this.prepareGraphBuffers(chunk);
     const mixed = this.region('mixed', rows * Math.max(...this.members.map((m) => m.dim)));
     this.members.forEach((m, mi) => m.head.forEach((l, li) => (m.hidden[li] = this.region(`head${mi}.${li}`, rows * l.n))));
 
     for (const node of this.nodeList) {
       this.evaluations++;
-      this.runNode(node, rows, atoms, features, batch);
+      this.runNode(node, rows, atoms, features, chunk);
     }
     for (let mi = 0; mi < this.members.length; mi++) {
       const m = this.members[mi];
@@ -258,18 +260,21 @@ export class CompiledModel {
     }
   }
 
-  private prepareGraphBuffers(batch: GraphBatch, atoms: number, edges: number): void {
-    const fea = this.region('atomFea', batch.atomFea.length);
-    const edge = this.region('edgeFea', batch.edgeFea.length);
+  private prepareGraphBuffers(chunk: GraphChunk): void {
+    const edges = chunk.atoms * chunk.maxNeighbors;
+    const fea = this.region('atomFea', chunk.atomFea.length);
+    const edgeFea = this.region('edgeFea', chunk.edgeFea.length);
     const nbr = this.region('nbr', edges);
-    this.region('pair', atoms * Math.max(0, ...this.graphNodes.map((n) => n.dense?.n ?? 0)));
-    this.region('edgeTerm', edges * Math.max(0, ...this.graphNodes.map((n) => n.edge?.n ?? 0)));
-    fea.f32().set(batch.atomFea);
-    edge.f32().set(batch.edgeFea);
-    nbr.i32().set(batch.nbrIdx);
+    const edgeRow = this.region('edgeRow', edges);
+    this.region('pair', chunk.atoms * Math.max(0, ...this.graphNodes.map((n) => n.dense?.n ?? 0)));
+    this.region('edgeTerm', chunk.distinctDistances * Math.max(0, ...this.graphNodes.map((n) => n.edge?.n ?? 0)));
+    fea.f32().set(chunk.atomFea);
+    edgeFea.f32().set(chunk.edgeFea);
+    nbr.i32().set(chunk.nbr);
+    edgeRow.i32().set(chunk.edgeRow);
   }
 
-  private runNode(node: Node, rows: number, atoms: number, features: Float32Array | null, batch: GraphBatch | null): void {
+  private runNode(node: Node, rows: number, atoms: number, features: Float32Array | null, chunk: GraphChunk | null): void {
     const out = node.out!;
     const input = node.parent >= 0 ? this.nodeList[node.parent].out! : null;
     const p = node.payload;
@@ -291,25 +296,14 @@ export class CompiledModel {
         const pair = this.scratch.get('pair')!;
         const edge = this.scratch.get('edgeTerm')!;
         this.k.dense(node.dense!, input!, atoms, pair, 'linear');
-        this.k.dense(node.edge!, this.scratch.get('edgeFea')!, atoms * batch!.maxNeighbors, edge, 'linear');
-        this.k.convClose({ edge, pair, nbr: this.scratch.get('nbr')!, x: input!, bn: node.bn!, out, atoms, maxNeighbors: batch!.maxNeighbors, atomFea: node.width });
+        this.k.dense(node.edge!, this.scratch.get('edgeFea')!, chunk!.distinctDistances, edge, 'linear');
+        const edgeRow = this.scratch.get('edgeRow')!;
+        this.k.convClose({ edge, edgeRow, pair, nbr: this.scratch.get('nbr')!, x: input!, bn: node.bn!, out, atoms, maxNeighbors: chunk!.maxNeighbors, atomFea: node.width });
         return;
       }
-      case 'pool': {
-        // softplus(mean over each crystal's atoms), sums in float64
-        const x = input!.f32();
-        const o = out.f32();
-        const A = node.width;
-        const acc = new Float64Array(A);
-        let atom = 0;
-        for (let r = 0; r < rows; r++) {
-          const count = batch!.atomCounts[r];
-          acc.fill(0);
-          for (let a = 0; a < count; a++, atom++) for (let c = 0; c < A; c++) acc[c] += x[atom * A + c];
-          for (let c = 0; c < A; c++) o[r * A + c] = softplus(acc[c] / count);
-        }
+      case 'pool':
+        meanPoolSoftplus(input!.f32(), chunk!.atomCounts, node.width, out.f32());
         return;
-      }
     }
   }
 
@@ -330,10 +324,10 @@ export class CompiledModel {
 
 function nodeMacs(node: Node): MultiplyAdds {
   const p = node.payload;
-  if (p.op === 'dense-softplus') return { perRow: p.dense.k * p.dense.n, perAtom: 0, perEdge: 0 };
-  if (p.op === 'atom-embedding') return { perRow: 0, perAtom: p.dense.k * p.dense.n, perEdge: 0 };
-  if (p.op === 'conv') return { perRow: 0, perAtom: p.pair.k * p.pair.n, perEdge: p.edge.k * p.edge.n };
-  return { perRow: 0, perAtom: 0, perEdge: 0 };
+  if (p.op === 'dense-softplus') return { perRow: p.dense.k * p.dense.n, perAtom: 0, perEdgeRow: 0 };
+  if (p.op === 'atom-embedding') return { perRow: 0, perAtom: p.dense.k * p.dense.n, perEdgeRow: 0 };
+  if (p.op === 'conv') return { perRow: 0, perAtom: p.pair.k * p.pair.n, perEdgeRow: p.edge.k * p.edge.n };
+  return { perRow: 0, perAtom: 0, perEdgeRow: 0 };
 }
 
 /** Compiles the members of one stored model (see CompiledModel). */

@@ -34,8 +34,10 @@ export interface PreparedDense {
 
 /** Operands of a CGCNN conv's element-wise part; see `convCloseJs`. */
 export interface ConvCloseArgs {
-  /** [atoms·M, 2A] edge term (filter | core). */
+  /** [distinct distances, 2A] edge term (filter | core). */
   edge: Region;
+  /** [atoms·M] int32: the row of `edge` of each neighbour slot. */
+  edgeRow: Region;
   /** [atoms, 4A] self (filter | core) and neighbour (filter | core) terms. */
   pair: Region;
   /** [atoms·M] int32 neighbour rows. */
@@ -169,6 +171,7 @@ export function convCloseJs(a: ConvCloseArgs): void {
   const A = a.atomFea;
   const M = a.maxNeighbors;
   const edge = a.edge.f32();
+  const edgeRow = a.edgeRow.i32();
   const pair = a.pair.f32();
   const nbr = a.nbr.i32();
   const x = a.x.f32();
@@ -179,7 +182,7 @@ export function convCloseJs(a: ConvCloseArgs): void {
     acc.fill(0);
     const pi = i * 4 * A;
     for (let m = 0; m < M; m++) {
-      const e = (i * M + m) * 2 * A;
+      const e = edgeRow[i * M + m] * 2 * A;
       const pj = nbr[i * M + m] * 4 * A + 2 * A;
       for (let c = 0; c < A; c++) {
         const f = edge[e + c] + pair[pi + c] + pair[pj + c];

@@ -149,16 +149,17 @@ function loadSum(f: FnBody, addrs: readonly (readonly number[])[]): void {
 }
 
 /**
- * convClose(e, p, nbr, x, bn, out, nAtoms, M, A), byte addresses, A a multiple of 4:
- *   e   [nAtoms·M, 2A]  edge features · W_edge (filter | core), BatchNorm 1 folded in
+ * convClose(e, eRows, p, nbr, x, bn, out, nAtoms, M, A), byte addresses, A a multiple of 4:
+ *   e   [rows, 2A]      edge features · W_edge (filter | core), BatchNorm 1 folded in, one row per distinct distance
+ *   eRows [nAtoms·M]    i32 row of e of each neighbour slot
  *   p   [nAtoms, 4A]    x · [W_self | W_nbr] + [b | 0] (self filter | self core | neighbour filter | neighbour core)
  *   nbr [nAtoms·M]      i32 neighbour atom of each slot (index into the same rows)
  *   x   [nAtoms, A]     the layer's input;  bn [2A] BatchNorm 2 as scale | shift
  *   out[i] = softplus(x_i + scale·Σ_m sigmoid(f_im)·softplus(c_im) + shift)
  */
 function convClose(): FnBody {
-  const f = new FnBody([I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [eP, pP, nbrP, xP, bnP, outP, nAtoms, M, A] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const f = new FnBody([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [eP, eRowsP, pP, nbrP, xP, bnP, outP, nAtoms, M, A] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [A4, A8, A16, i, m, c, edge, eRow, eRowC, pi, piC, pj, pjC, oRow, xRow, bnC] = Array.from({ length: 16 }, () => f.local(I32));
   const t = temps(f);
   f.get(A).i32(2).i32Shl().set(A4);
@@ -174,7 +175,7 @@ function convClose(): FnBody {
     });
     f.loop(m, { const: 0 }, M, { const: 1 }, () => {
       f.get(i).get(M).i32Mul().get(m).i32Add().set(edge);
-      f.get(eP).get(edge).get(A8).i32Mul().i32Add().set(eRow);
+      f.get(eP).get(eRowsP).get(edge).i32(2).i32Shl().i32Add().i32Load().get(A8).i32Mul().i32Add().set(eRow);
       f.get(eRow).get(A4).i32Add().set(eRowC);
       f.get(pP).get(nbrP).get(edge).i32(2).i32Shl().i32Add().i32Load().get(A16).i32Mul().i32Add().get(A8).i32Add().set(pj);
       f.get(pj).get(A4).i32Add().set(pjC);
@@ -206,7 +207,7 @@ export interface SimdKernels {
   reluMinus(ptr: number, other: number, n: number): void;
   softplus(ptr: number, n: number): void;
   sigmoid(ptr: number, n: number): void;
-  convClose(e: number, p: number, nbr: number, x: number, bn: number, out: number, nAtoms: number, maxNeighbors: number, atomFea: number): void;
+  convClose(e: number, eRows: number, p: number, nbr: number, x: number, bn: number, out: number, nAtoms: number, maxNeighbors: number, atomFea: number): void;
 }
 
 let compiled: object | undefined;
