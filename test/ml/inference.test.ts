@@ -12,7 +12,7 @@ import { loadShippedExperts } from '../../src/ml/experts/registry.js';
 import { loadEnsemble } from '../../src/ml/mixture/ensemble.js';
 import { predictMixture, predictMixtureDetailed, type MixtureModel } from '../../src/ml/mixture/model.js';
 import { trainMixture, type MixtureData } from '../../src/ml/mixture/trainer.js';
-import { compileModel, type CompiledModel } from '../../src/ml/inference/compiled-model.js';
+import { compileModel, releaseInferenceScratch, type CompiledModel } from '../../src/ml/inference/compiled-model.js';
 import { readTaskRows, taskIndex } from '../../scripts/lib/tasks.js';
 import { fixtureGraphs } from './fixture-graphs.js';
 
@@ -175,6 +175,13 @@ test('inputs a member cannot read are refused as predictMixture refuses them; em
     assert.throws(() => formulaModel.predict([{ formula: bad }]), (e: unknown) => e instanceof ChemError && e.code === expected.code);
   }
   assert.deepEqual(formulaModel.predict([]), shipped.map(() => new Float32Array(0)));
+  // Two models of one thread share scratch buffers: interleaved calls, and calls after freeing them, give the same values.
+  const graphsIn = taskGraphs.slice(0, 40).map((graph) => ({ graph }));
+  const first = [compiled.predict(graphsIn), formulaModel.predict(formulas.slice(0, 300))];
+  releaseInferenceScratch();
+  assert.deepEqual(formulaModel.predict(formulas.slice(0, 300)), first[1]);
+  assert.deepEqual(compiled.predict(graphsIn), first[0]);
+  assert.deepEqual(formulaModel.predict(formulas.slice(0, 300)), first[1]);
   formulaModel.dispose();
   assert.throws(() => formulaModel.predict([{ formula: 'NaCl' }]), /disposed/);
   compiled.dispose();

@@ -9,7 +9,8 @@
  * Kernels (kernels.ts): XNNPACK matrix products and SIMD element-wise loops on the wasm heap when the wasm backend is
  * initialised in this thread, plain JS otherwise. Inputs run in chunks (≤ 256 rows, ≤ 4096 atoms), which bounds
  * the heap a large batch needs; the chunking does not change any value.
- * One compiled model serves one thread (worker) at a time; `dispose` frees its heap buffers.
+ * A compiled model belongs to the thread that compiled it (its weights live on that thread's wasm heap); `dispose`
+ * frees them. Activations use scratch buffers shared by all compiled models of the thread.
  */
 import { writeCompositionFeatures, featureCount } from '../../chem/descriptors.js';
 import type { Composition } from '../../chem/types.js';
@@ -96,7 +97,7 @@ export class CompiledModel {
   private readonly nodeList: Node[] = [];
   private readonly members: Member[] = [];
   private readonly needsComposition: boolean;
-  private scratch = new Map<string, Region>();
+  private readonly scratch: Map<string, Region>;
   private disposed = false;
 
   constructor(models: readonly MixtureModel[], opts: CompileOptions = {}) {
@@ -106,6 +107,7 @@ export class CompiledModel {
     if (mode === 'wasm' && !wasm) throw new Error('the wasm backend is not initialised in this thread (call initBackend("wasm") first)');
     this.k = wasm ?? jsKernels;
     this.kernels = this.k.kind;
+    this.scratch = scratchPool(this.k);
     const tree = new PrefixTree();
     const shared: MultiplyAdds = { perRow: 0, perAtom: 0, perEdgeRow: 0 };
     const unshared: MultiplyAdds = { perRow: 0, perAtom: 0, perEdgeRow: 0 };
@@ -307,7 +309,7 @@ export class CompiledModel {
     }
   }
 
-  /** Frees every heap buffer; the model cannot predict afterwards. */
+  /** Frees the model's weights on the heap (the thread's scratch buffers stay, see releaseInferenceScratch). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -317,8 +319,32 @@ export class CompiledModel {
       if (node.bn) this.k.free(node.bn);
     }
     for (const m of this.members) m.head.forEach((l) => this.k.releaseDense(l));
-    for (const r of this.scratch.values()) this.k.free(r);
-    this.scratch.clear();
+  }
+}
+
+/**
+ * Scratch buffers (activations of a chunk) per kernel set, shared by every compiled model of the thread: `predict`
+ * is synchronous, so two models never use them at once, and a worker serving many models holds one set, as large as
+ * its largest chunk, instead of one per model.
+ */
+const pools = new WeakMap<Kernels, Map<string, Region>>();
+
+function scratchPool(k: Kernels): Map<string, Region> {
+  let pool = pools.get(k);
+  if (!pool) {
+    pool = new Map();
+    pools.set(k, pool);
+  }
+  return pool;
+}
+
+/** Frees this thread's shared scratch buffers (after an unusually large batch, say); the next predict reallocates. */
+export function releaseInferenceScratch(): void {
+  for (const k of [wasmKernels(), jsKernels]) {
+    const pool = k && pools.get(k);
+    if (!k || !pool) continue;
+    for (const r of pool.values()) k.free(r);
+    pool.clear();
   }
 }
 
