@@ -91,57 +91,43 @@ interface JsDense extends PreparedDense {
 const f32 = Math.fround;
 
 /**
+ * Four float32 dot products of length k, each accumulated in input order: out[o_j] = Σ_i x[xb_j + i] · wT[wb_j + i].
+ * Four independent sums keep the float32 additions from waiting on each other.
+ */
+function dot4(x: Float32Array, wT: Float32Array, k: number, xb: readonly number[], wb: readonly number[], out: Float32Array, o: readonly number[]): void {
+  const [x0, x1, x2, x3] = xb;
+  const [w0, w1, w2, w3] = wb;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let i = 0; i < k; i++) {
+    s0 = f32(s0 + f32(x[x0 + i] * wT[w0 + i]));
+    s1 = f32(s1 + f32(x[x1 + i] * wT[w1 + i]));
+    s2 = f32(s2 + f32(x[x2 + i] * wT[w2 + i]));
+    s3 = f32(s3 + f32(x[x3 + i] * wT[w3 + i]));
+  }
+  out[o[0]] = s0;
+  out[o[1]] = s1;
+  out[o[2]] = s2;
+  out[o[3]] = s3;
+}
+
+/**
  * out = x·W with float32 sums in input order: bit for bit what XNNPACK's f32 GEMM (and so TF.js wasm's matMul)
- * computes. Dot products over rows of Wᵀ, four independent accumulators at a time (four input rows sharing each
- * weight load, or four outputs of one row) so that the sequential float32 sums do not wait on each other.
+ * computes. Dot products over rows of Wᵀ: four input rows sharing one weight row, and for the remaining rows four
+ * outputs at a time.
  */
 export function productJs(wT: Float32Array, k: number, n: number, x: Float32Array, rows: number, out: Float32Array): void {
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
-    const x0 = r * k;
-    const x1 = x0 + k;
-    const x2 = x1 + k;
-    const x3 = x2 + k;
-    for (let o = 0; o < n; o++) {
-      const w0 = o * k;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let i = 0; i < k; i++) {
-        const w = wT[w0 + i];
-        s0 = f32(s0 + f32(x[x0 + i] * w));
-        s1 = f32(s1 + f32(x[x1 + i] * w));
-        s2 = f32(s2 + f32(x[x2 + i] * w));
-        s3 = f32(s3 + f32(x[x3 + i] * w));
-      }
-      out[r * n + o] = s0;
-      out[(r + 1) * n + o] = s1;
-      out[(r + 2) * n + o] = s2;
-      out[(r + 3) * n + o] = s3;
-    }
+    const xb = [r * k, (r + 1) * k, (r + 2) * k, (r + 3) * k];
+    for (let o = 0; o < n; o++) dot4(x, wT, k, xb, [o * k, o * k, o * k, o * k], out, [r * n + o, (r + 1) * n + o, (r + 2) * n + o, (r + 3) * n + o]);
   }
   for (; r < rows; r++) {
     const x0 = r * k;
     let o = 0;
-    for (; o + 4 <= n; o += 4) {
-      const w0 = o * k;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let i = 0; i < k; i++) {
-        const v = x[x0 + i];
-        s0 = f32(s0 + f32(v * wT[w0 + i]));
-        s1 = f32(s1 + f32(v * wT[w0 + k + i]));
-        s2 = f32(s2 + f32(v * wT[w0 + 2 * k + i]));
-        s3 = f32(s3 + f32(v * wT[w0 + 3 * k + i]));
-      }
-      out[r * n + o] = s0;
-      out[r * n + o + 1] = s1;
-      out[r * n + o + 2] = s2;
-      out[r * n + o + 3] = s3;
-    }
+    for (; o + 4 <= n; o += 4) dot4(x, wT, k, [x0, x0, x0, x0], [o * k, (o + 1) * k, (o + 2) * k, (o + 3) * k], out, [r * n + o, r * n + o + 1, r * n + o + 2, r * n + o + 3]);
     for (; o < n; o++) {
       let s = 0;
       for (let i = 0; i < k; i++) s = f32(s + f32(x[x0 + i] * wT[o * k + i]));

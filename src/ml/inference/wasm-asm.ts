@@ -91,20 +91,16 @@ export class FnBody {
     return this;
   }
   i32Add(): this {
-    this.bytes.push(0x6a);
-    return this;
+    return this.raw(0x6a);
   }
   i32Sub(): this {
-    this.bytes.push(0x6b);
-    return this;
+    return this.raw(0x6b);
   }
   i32Mul(): this {
-    this.bytes.push(0x6c);
-    return this;
+    return this.raw(0x6c);
   }
   i32Shl(): this {
-    this.bytes.push(0x74);
-    return this;
+    return this.raw(0x74);
   }
   /** i32.load (4-byte aligned, offset 0). */
   i32Load(): this {
