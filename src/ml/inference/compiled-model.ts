@@ -90,8 +90,7 @@ export class CompiledModel {
   readonly nodes: readonly PlanNode[];
   /** What the plan computes (shared layers once) and what running each member on its own would. */
   readonly multiplyAdds: { shared: MultiplyAdds; unshared: MultiplyAdds };
-  /** Node evaluations so far, one per node per chunk of inputs (tests read it to see sharing at work). */
-  evaluations = 0;
+  private evaluated = 0;
   private readonly k: Kernels;
   private readonly graphNodes: Node[] = [];
   private readonly nodeList: Node[] = [];
@@ -111,44 +110,58 @@ export class CompiledModel {
     const tree = new PrefixTree();
     const shared: MultiplyAdds = { perRow: 0, perAtom: 0, perEdgeRow: 0 };
     const unshared: MultiplyAdds = { perRow: 0, perAtom: 0, perEdgeRow: 0 };
-    for (const m of models) {
-      const dim = m.head[0].nIn;
-      const member: Member = {
-        leaves: [],
-        head: m.head.map((l) => this.k.prepareDense({ k: l.nIn, n: l.nOut, w: l.w, b: l.b })),
-        hidden: m.head.map(() => null),
-        mean: m.normalizer.mean,
-        std: m.normalizer.std,
-        dim,
-        structure: false,
-      };
-      const headMacs = m.head.reduce((a, l) => a + l.nIn * l.nOut, 0) + dim * m.experts.length;
-      shared.perRow += headMacs;
-      unshared.perRow += headMacs;
-      m.experts.forEach((e, s) => {
-        const lowered = lowerExpert(e);
-        member.structure ||= lowered.input === 'graph';
-        let parent = -1;
-        for (const step of lowered.steps) {
-          const { index, created } = tree.node(parent, step.op, step.params);
-          if (created) this.addNode(step.payload(), parent, lowered.input);
-          const macs = nodeMacs(this.nodeList[index]);
-          for (const key of ['perRow', 'perAtom', 'perEdgeRow'] as const) {
-            unshared[key] += macs[key];
-            if (created) shared[key] += macs[key];
-          }
-          parent = index;
-        }
-        if (this.nodeList[parent].width !== dim) throw new Error(`expert ${e.key} gives ${this.nodeList[parent].width}-d embeddings; the head reads ${dim}`);
-        member.leaves.push({ node: parent, weight: m.gateWeights[s] });
-      });
-      this.members.push(member);
+    try {
+      for (const m of models) this.addMember(m, tree, shared, unshared);
+    } catch (err) {
+      // weights already placed on the heap
+      this.dispose();
+      throw err;
     }
     this.structureMembers = this.members.map((m) => m.structure);
     this.needsStructure = this.structureMembers.some(Boolean);
     this.needsComposition = this.nodeList.some((n) => n.input === 'composition');
     this.nodes = tree.nodes.map((n, i) => ({ op: this.nodeList[i].payload.op, input: this.nodeList[i].input, depth: n.depth, users: n.users }));
     this.multiplyAdds = { shared, unshared };
+  }
+
+  /** Lowers a member's experts into the shared plan (new nodes only where no equal one exists) and prepares its head. */
+  private addMember(m: MixtureModel, tree: PrefixTree, shared: MultiplyAdds, unshared: MultiplyAdds): void {
+    const dim = m.head[0].nIn;
+    const member: Member = {
+      leaves: [],
+      head: m.head.map((l) => this.k.prepareDense({ k: l.nIn, n: l.nOut, w: l.w, b: l.b })),
+      hidden: m.head.map(() => null),
+      mean: m.normalizer.mean,
+      std: m.normalizer.std,
+      dim,
+      structure: false,
+    };
+    this.members.push(member);
+    const headMacs = m.head.reduce((a, l) => a + l.nIn * l.nOut, 0) + dim * m.experts.length;
+    shared.perRow += headMacs;
+    unshared.perRow += headMacs;
+    m.experts.forEach((e, s) => {
+      const lowered = lowerExpert(e);
+      member.structure ||= lowered.input === 'graph';
+      let parent = -1;
+      for (const step of lowered.steps) {
+        const { index, created } = tree.node(parent, step.op, step.params);
+        if (created) this.addNode(step.payload(), parent, lowered.input);
+        const macs = nodeMacs(this.nodeList[index]);
+        for (const key of ['perRow', 'perAtom', 'perEdgeRow'] as const) {
+          unshared[key] += macs[key];
+          if (created) shared[key] += macs[key];
+        }
+        parent = index;
+      }
+      if (this.nodeList[parent].width !== dim) throw new Error(`expert ${e.key} gives ${this.nodeList[parent].width}-d embeddings; the head reads ${dim}`);
+      member.leaves.push({ node: parent, weight: m.gateWeights[s] });
+    });
+  }
+
+  /** Node evaluations so far, one per node per chunk of inputs (tests read it to see sharing at work). */
+  get evaluations(): number {
+    return this.evaluated;
   }
 
   private addNode(payload: Payload, parent: number, input: 'composition' | 'graph'): void {
@@ -220,7 +233,8 @@ export class CompiledModel {
     const rows = e - s;
     const chunk = this.needsStructure ? packChunk(graphs, s, e) : null;
     const atoms = chunk?.atoms ?? 0;
-    // Every buffer of the chunk is allocated before any view is taken: an allocation may grow the wasm memory.
+    // Buffers are (re)allocated here, before the computation. A typed-array view of a region is valid only until the
+    // next allocation (a growing wasm memory detaches it), so the loops below take their views right before use.
     this.nodeList.forEach((node, i) => {
       const perAtom = node.input === 'graph' && node.payload.op !== 'pool';
       node.out = this.region(`node${i}`, (perAtom ? atoms : rows) * node.width);
@@ -235,7 +249,7 @@ export class CompiledModel {
     this.members.forEach((m, mi) => m.head.forEach((l, li) => (m.hidden[li] = this.region(`head${mi}.${li}`, rows * l.n))));
 
     for (const node of this.nodeList) {
-      this.evaluations++;
+      this.evaluated++;
       this.runNode(node, rows, atoms, features, chunk);
     }
     for (let mi = 0; mi < this.members.length; mi++) {
