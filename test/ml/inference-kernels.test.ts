@@ -8,6 +8,9 @@ import { simdKernels } from '../../src/ml/inference/simd-kernels.js';
 import { wasmApi } from '../../src/ml/inference/wasm-asm.js';
 import { wasmKernels } from '../../src/ml/inference/wasm-kernels.js';
 import { mulberry32 } from '../../src/util/random.js';
+import { gaussianExpand } from '../../src/chem/neighbors.js';
+import { packChunk } from '../../src/ml/inference/graph-chunk.js';
+import { fixtureGraphs } from './fixture-graphs.js';
 
 await initBackend('wasm');
 const wasm = wasmKernels()!;
@@ -93,38 +96,70 @@ test('a wasm dense layer gives the bits of tf.add(tf.matMul(x, W), b) and of tf.
 
 test('the SIMD conv close equals the plain-JS one', () => {
   const atoms = 23;
-  const M = 12;
   const A = 64;
   const distances = 40;
+  // 1 to 12 distinct (neighbour, distance) slots per atom, each standing for 1 to 3 neighbour slots
+  const start = [0];
+  const nbr: number[] = [];
+  const row: number[] = [];
+  const count: number[] = [];
+  for (let i = 0; i < atoms; i++) {
+    const n = 1 + Math.floor(rnd() * 12);
+    for (let s = 0; s < n; s++) {
+      nbr.push(Math.floor(rnd() * atoms));
+      row.push(Math.floor(rnd() * distances));
+      count.push(1 + Math.floor(rnd() * 3));
+    }
+    start.push(nbr.length);
+  }
+  // int32 arrays travel as their bits
+  const bits = (v: number[]) => new Float32Array(Int32Array.from(v).buffer);
   const data = {
     edge: randoms(distances * 2 * A, 2),
-    edgeRow: new Float32Array(Int32Array.from({ length: atoms * M }, () => Math.floor(rnd() * distances)).buffer),
     pair: randoms(atoms * 4 * A, 2),
-    // int32 neighbour rows, carried as their bits
-    nbr: new Float32Array(Int32Array.from({ length: atoms * M }, () => Math.floor(rnd() * atoms)).buffer),
     x: randoms(atoms * A, 3),
     bn: Float32Array.from({ length: 2 * A }, (_, i) => (i < A ? 0.5 + rnd() : rnd() - 0.5)),
   };
   const outs = ([wasm, jsKernels] as const).map((k) => {
-    const args: ConvCloseArgs = {
-      edge: fill(k, data.edge),
-      edgeRow: fill(k, data.edgeRow),
-      pair: fill(k, data.pair),
-      nbr: fill(k, data.nbr),
-      x: fill(k, data.x),
-      bn: fill(k, data.bn),
-      out: k.alloc(atoms * A),
-      atoms,
-      maxNeighbors: M,
-      atomFea: A,
-    };
+    const slots = { start: fill(k, bits(start)), nbr: fill(k, bits(nbr)), row: fill(k, bits(row)), count: fill(k, Float32Array.from(count)) };
+    const args: ConvCloseArgs = { edge: fill(k, data.edge), pair: fill(k, data.pair), slots, x: fill(k, data.x), bn: fill(k, data.bn), out: k.alloc(atoms * A), atoms, atomFea: A };
     k.convClose(args);
     const out = args.out.f32().slice(0, atoms * A);
-    for (const r of [args.edge, args.edgeRow, args.pair, args.nbr, args.x, args.bn, args.out]) k.free(r);
+    for (const r of [args.edge, args.pair, args.x, args.bn, args.out, ...Object.values(slots)]) k.free(r);
     return out;
   });
   let worst = 0;
   outs[0].forEach((v, i) => (worst = Math.max(worst, Math.abs(v - outs[1][i]) / Math.max(1, Math.abs(outs[1][i])))));
   assert.ok(worst < 2e-6, `worst relative difference ${worst}`);
   assert.equal(convCloseJs, jsKernels.convClose);
+});
+
+test('a packed chunk keeps every neighbour slot: distinct (neighbour, distance) slots with counts, one edge row per distance', () => {
+  const graphs = fixtureGraphs;
+  const c = packChunk(graphs, 0, graphs.length);
+  assert.equal(c.atoms, graphs.reduce((a, g) => a + g.atomicNumbers.length, 0));
+  const expected = gaussianExpand(graphs.flatMap((g) => [...g.nbrDist]));
+  let atom = 0;
+  let slots = 0;
+  let base = 0;
+  for (const g of graphs) {
+    for (let a = 0; a < g.atomicNumbers.length; a++, atom++) {
+      // the multiset of (neighbour, edge-feature row) of the atom is the graph's, slot for slot
+      const want = new Map<string, number>();
+      for (let m = 0; m < 12; m++) {
+        const key = `${g.nbrIdx[a * 12 + m] + base}:${expected.subarray((slots + m) * 41, (slots + m + 1) * 41).join()}`;
+        want.set(key, (want.get(key) ?? 0) + 1);
+      }
+      const got = new Map<string, number>();
+      for (let s = c.slotStart[atom]; s < c.slotStart[atom + 1]; s++) {
+        const key = `${c.slotNbr[s]}:${c.edgeFea.subarray(c.slotRow[s] * 41, (c.slotRow[s] + 1) * 41).join()}`;
+        assert.ok(!got.has(key), 'slots of an atom are distinct');
+        got.set(key, c.slotCount[s]);
+      }
+      assert.deepEqual(got, want);
+      slots += 12;
+    }
+    base += g.atomicNumbers.length;
+  }
+  assert.equal(c.distinctDistances, new Set(graphs.flatMap((g) => [...g.nbrDist])).size);
 });

@@ -277,17 +277,22 @@ export class CompiledModel {
   }
 
   private prepareGraphBuffers(chunk: GraphChunk): void {
-    const edges = chunk.atoms * chunk.maxNeighbors;
-    const fea = this.region('atomFea', chunk.atomFea.length);
-    const edgeFea = this.region('edgeFea', chunk.edgeFea.length);
-    const nbr = this.region('nbr', edges);
-    const edgeRow = this.region('edgeRow', edges);
+    const floats: [string, Float32Array][] = [
+      ['atomFea', chunk.atomFea],
+      ['edgeFea', chunk.edgeFea],
+      ['slotCount', chunk.slotCount],
+    ];
+    const ints: [string, Int32Array][] = [
+      ['slotStart', chunk.slotStart],
+      ['slotNbr', chunk.slotNbr],
+      ['slotRow', chunk.slotRow],
+    ];
+    for (const [name, data] of [...floats, ...ints]) this.region(name, data.length);
     this.region('pair', chunk.atoms * Math.max(0, ...this.graphNodes.map((n) => n.dense?.n ?? 0)));
     this.region('edgeTerm', chunk.distinctDistances * Math.max(0, ...this.graphNodes.map((n) => n.edge?.n ?? 0)));
-    fea.f32().set(chunk.atomFea);
-    edgeFea.f32().set(chunk.edgeFea);
-    nbr.i32().set(chunk.nbr);
-    edgeRow.i32().set(chunk.edgeRow);
+    // copies after the last allocation (see runChunk)
+    for (const [name, data] of floats) this.scratch.get(name)!.f32().set(data);
+    for (const [name, data] of ints) this.scratch.get(name)!.i32().set(data);
   }
 
   private runNode(node: Node, rows: number, atoms: number, features: Float32Array | null, chunk: GraphChunk | null): void {
@@ -313,8 +318,9 @@ export class CompiledModel {
         const edge = this.scratch.get('edgeTerm')!;
         this.k.dense(node.dense!, input!, atoms, pair, 'linear');
         this.k.dense(node.edge!, this.scratch.get('edgeFea')!, chunk!.distinctDistances, edge, 'linear');
-        const edgeRow = this.scratch.get('edgeRow')!;
-        this.k.convClose({ edge, edgeRow, pair, nbr: this.scratch.get('nbr')!, x: input!, bn: node.bn!, out, atoms, maxNeighbors: chunk!.maxNeighbors, atomFea: node.width });
+        const r = (name: string) => this.scratch.get(name)!;
+        const slots = { start: r('slotStart'), nbr: r('slotNbr'), row: r('slotRow'), count: r('slotCount') };
+        this.k.convClose({ edge, pair, slots, x: input!, bn: node.bn!, out, atoms, atomFea: node.width });
         return;
       }
       case 'pool':

@@ -33,15 +33,27 @@ export interface PreparedDense {
 }
 
 /** Operands of a CGCNN conv's element-wise part; see `convCloseJs`. */
+/**
+ * An atom's neighbour slots that hold the same (neighbour atom, distance) add the same term: each distinct one is
+ * computed once and counted (graph-chunk.ts). Atom i owns slots start[i] .. start[i + 1] − 1.
+ */
+export interface NeighbourSlots {
+  /** [atoms + 1] int32. */
+  start: Region;
+  /** int32: the neighbour atom (a row of the chunk). */
+  nbr: Region;
+  /** int32: the row of the edge term (one per distinct distance). */
+  row: Region;
+  /** float32: how many of the atom's slots are this one. */
+  count: Region;
+}
+
 export interface ConvCloseArgs {
   /** [distinct distances, 2A] edge term (filter | core). */
   edge: Region;
-  /** [atoms·M] int32: the row of `edge` of each neighbour slot. */
-  edgeRow: Region;
   /** [atoms, 4A] self (filter | core) and neighbour (filter | core) terms. */
   pair: Region;
-  /** [atoms·M] int32 neighbour rows. */
-  nbr: Region;
+  slots: NeighbourSlots;
   /** [atoms, A] layer input. */
   x: Region;
   /** [2A] BatchNorm 2 as scale | shift. */
@@ -49,7 +61,6 @@ export interface ConvCloseArgs {
   /** [atoms, A] layer output. */
   out: Region;
   atoms: number;
-  maxNeighbors: number;
   atomFea: number;
 }
 
@@ -155,11 +166,12 @@ export function transpose(w: Float32Array, k: number, n: number): Float32Array {
 /** The element-wise part of a CGCNN conv in plain JS, the reference for the SIMD `convClose`. */
 export function convCloseJs(a: ConvCloseArgs): void {
   const A = a.atomFea;
-  const M = a.maxNeighbors;
   const edge = a.edge.f32();
-  const edgeRow = a.edgeRow.i32();
   const pair = a.pair.f32();
-  const nbr = a.nbr.i32();
+  const start = a.slots.start.i32();
+  const nbr = a.slots.nbr.i32();
+  const row = a.slots.row.i32();
+  const count = a.slots.count.f32();
   const x = a.x.f32();
   const bn = a.bn.f32();
   const out = a.out.f32();
@@ -167,13 +179,13 @@ export function convCloseJs(a: ConvCloseArgs): void {
   for (let i = 0; i < a.atoms; i++) {
     acc.fill(0);
     const pi = i * 4 * A;
-    for (let m = 0; m < M; m++) {
-      const e = edgeRow[i * M + m] * 2 * A;
-      const pj = nbr[i * M + m] * 4 * A + 2 * A;
+    for (let s = start[i]; s < start[i + 1]; s++) {
+      const e = row[s] * 2 * A;
+      const pj = nbr[s] * 4 * A + 2 * A;
       for (let c = 0; c < A; c++) {
         const f = edge[e + c] + pair[pi + c] + pair[pj + c];
         const g = edge[e + A + c] + pair[pi + A + c] + pair[pj + A + c];
-        acc[c] += sigmoid(f) * softplus(g);
+        acc[c] += count[s] * sigmoid(f) * softplus(g);
       }
     }
     for (let c = 0; c < A; c++) out[i * A + c] = softplus(x[i * A + c] + acc[c] * bn[c] + bn[A + c]);

@@ -149,19 +149,21 @@ function loadSum(f: FnBody, addrs: readonly (readonly number[])[]): void {
 }
 
 /**
- * convClose(e, eRows, p, nbr, x, bn, out, nAtoms, M, A), byte addresses, A a multiple of 4:
+ * convClose(e, p, x, bn, out, nAtoms, A, slotStart, slotNbr, slotRow, slotCount), byte addresses, A a multiple of 4:
  *   e   [rows, 2A]      edge features · W_edge (filter | core), BatchNorm 1 folded in, one row per distinct distance
- *   eRows [nAtoms·M]    i32 row of e of each neighbour slot
  *   p   [nAtoms, 4A]    x · [W_self | W_nbr] + [b | 0] (self filter | self core | neighbour filter | neighbour core)
- *   nbr [nAtoms·M]      i32 neighbour atom of each slot (index into the same rows)
  *   x   [nAtoms, A]     the layer's input;  bn [2A] BatchNorm 2 as scale | shift
- *   out[i] = softplus(x_i + scale·Σ_m sigmoid(f_im)·softplus(c_im) + shift)
+ *   slots of atom i     slotStart[i] .. slotStart[i + 1] − 1 (i32): neighbour atom slotNbr, row of e slotRow, and
+ *                       slotCount (f32), how many of the atom's neighbour slots hold that same (neighbour, distance)
+ *   out[i] = softplus(x_i + scale·Σ_slots count·sigmoid(f)·softplus(c) + shift)
  */
 function convClose(): FnBody {
-  const f = new FnBody([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [eP, eRowsP, pP, nbrP, xP, bnP, outP, nAtoms, M, A] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [A4, A8, A16, i, m, c, edge, eRow, eRowC, pi, piC, pj, pjC, oRow, xRow, bnC] = Array.from({ length: 16 }, () => f.local(I32));
+  const f = new FnBody([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [eP, pP, xP, bnP, outP, nAtoms, A, startP, nbrP, rowP, countP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [A4, A8, A16, i, slot, slotEnd, c, eRow, eRowC, pi, piC, pj, pjC, oRow, xRow, bnC] = Array.from({ length: 16 }, () => f.local(I32));
+  const count = f.local(V128);
   const t = temps(f);
+  const at = (base: number, index: number) => f.get(base).get(index).i32(2).i32Shl().i32Add();
   f.get(A).i32(2).i32Shl().set(A4);
   f.get(A4).i32(1).i32Shl().set(A8);
   f.get(A4).i32(2).i32Shl().set(A16);
@@ -173,18 +175,23 @@ function convClose(): FnBody {
     f.loop(c, { const: 0 }, A4, { const: 16 }, () => {
       f.get(oRow).get(c).i32Add().f32x4(0).vstore();
     });
-    f.loop(m, { const: 0 }, M, { const: 1 }, () => {
-      f.get(i).get(M).i32Mul().get(m).i32Add().set(edge);
-      f.get(eP).get(eRowsP).get(edge).i32(2).i32Shl().i32Add().i32Load().get(A8).i32Mul().i32Add().set(eRow);
+    at(startP, i).i32(4).i32Add().i32Load().set(slotEnd);
+    at(startP, i).i32Load();
+    f.set(slot);
+    f.loop(slot, slot, slotEnd, { const: 1 }, () => {
+      f.get(eP);
+      at(rowP, slot).i32Load().get(A8).i32Mul().i32Add().set(eRow);
       f.get(eRow).get(A4).i32Add().set(eRowC);
-      f.get(pP).get(nbrP).get(edge).i32(2).i32Shl().i32Add().i32Load().get(A16).i32Mul().i32Add().get(A8).i32Add().set(pj);
+      f.get(pP);
+      at(nbrP, slot).i32Load().get(A16).i32Mul().i32Add().get(A8).i32Add().set(pj);
       f.get(pj).get(A4).i32Add().set(pjC);
+      at(countP, slot).f32Load().simd(SIMD.f32x4Splat).set(count);
       f.loop(c, { const: 0 }, A4, { const: 16 }, () => {
         f.get(oRow).get(c).i32Add();
         f.get(oRow).get(c).i32Add().vload();
         sigmoid(f, t, () => loadSum(f, [[eRow, c], [pi, c], [pj, c]]));
         softplus(f, t, () => loadSum(f, [[eRowC, c], [piC, c], [pjC, c]]));
-        f.simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).vstore();
+        f.simd(SIMD.f32x4Mul).get(count).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).vstore();
       });
     });
     f.loop(c, { const: 0 }, A4, { const: 16 }, () => {
@@ -207,7 +214,10 @@ export interface SimdKernels {
   reluMinus(ptr: number, other: number, n: number): void;
   softplus(ptr: number, n: number): void;
   sigmoid(ptr: number, n: number): void;
-  convClose(e: number, eRows: number, p: number, nbr: number, x: number, bn: number, out: number, nAtoms: number, maxNeighbors: number, atomFea: number): void;
+  convClose(
+    e: number, p: number, x: number, bn: number, out: number, nAtoms: number, atomFea: number,
+    slotStart: number, slotNbr: number, slotRow: number, slotCount: number,
+  ): void;
 }
 
 let compiled: object | undefined;

@@ -50,6 +50,7 @@ export const SIMD = {
   store: 0x0b,
   const: 0x0c,
   i32x4Splat: 0x11,
+  f32x4Splat: 0x13,
   f32x4Ge: 0x46,
   bitselect: 0x52,
   i32x4Shl: 0xab,
@@ -106,6 +107,10 @@ export class FnBody {
   i32Load(): this {
     this.bytes.push(0x28, 2, 0);
     return this;
+  }
+  /** f32.load (4-byte aligned, offset 0). */
+  f32Load(): this {
+    return this.raw(0x2a, 2, 0);
   }
   simd(op: number): this {
     this.bytes.push(0xfd, ...uleb(op));

@@ -191,7 +191,8 @@ class WasmKernels implements Kernels {
   convClose(a: ConvCloseArgs): void {
     if (a.atomFea % 4 !== 0) throw new RangeError(`convClose needs a multiple of 4 atom features, got ${a.atomFea}`);
     const off = (r: Region) => (r as HeapRegion).byteOffset;
-    this.simd.convClose(off(a.edge), off(a.edgeRow), off(a.pair), off(a.nbr), off(a.x), off(a.bn), off(a.out), a.atoms, a.maxNeighbors, a.atomFea);
+    const s = a.slots;
+    this.simd.convClose(off(a.edge), off(a.pair), off(a.x), off(a.bn), off(a.out), a.atoms, a.atomFea, off(s.start), off(s.nbr), off(s.row), off(s.count));
   }
 }
 
