@@ -7,7 +7,7 @@
  *   convClose(...)            the non-matmul part of a CGCNN conv: gather, gate, neighbour sum, BatchNorm 2 and the
  *                             residual softplus (see `convCloseJs` in kernels.ts for the same in plain JS).
  * Why: in JS a sigmoid·softplus pair costs ~25 ns (Math.exp and Math.log1p are not vectorised), so a conv on a
- * 20-site crystal (240 edges × 64 channels) spent ~0.4 ms there; here it is ~1 ns per pair.
+ * 20-site crystal (240 edges × 64 channels) spent ~0.4 ms there; here it is a few ns per pair.
  * exp uses Cephes' float32 range reduction (2^k·e^s, |s| ≤ ln2/2, Taylor to s⁷) and log1p(t) = 2·atanh(t/(2+t));
  * both are within a few float32 ulps (tests compare them with Math.* in float64).
  */

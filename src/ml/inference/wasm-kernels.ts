@@ -1,8 +1,10 @@
 /**
  * Kernels on the TF.js wasm backend's heap without going through tfjs-core's op dispatch:
- * - dense layers call the backend's exported `_FusedMatMul` (XNNPACK fully-connected with fused bias) on tensor ids
- *   registered once: ~0.3 µs per call instead of ~20 µs per op through the engine, and 25-46 GFLOP/s (bench/inference.ts);
- * - element-wise work runs in the SIMD module of simd-kernels.ts, which imports the same memory.
+ * - dense layers call the backend's exported `_FusedMatMul` (XNNPACK fully-connected, no bias) on tensor ids
+ *   registered once: ~0.3 µs per call instead of ~20 µs per op through the engine, 30-43 GFLOP/s (docs/inference.md);
+ *   bias and softplus follow in TF.js's order and with its own Sigmoid and Log kernels, so the bits are predictMixture's;
+ * - the rest of the element-wise work (bias passes, the CGCNN gate loop) runs in the SIMD module of simd-kernels.ts,
+ *   which imports the same memory.
  * Buffers are allocated with the backend's own `write`/`disposeData`, so its allocator and tensor-id registry stay
  * consistent; tfjs-core's engine never sees them (tf.memory() does not count them).
  */
