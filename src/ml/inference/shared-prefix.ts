@@ -19,17 +19,12 @@ export interface TensorRef {
 export class TensorInterner {
   private readonly byDigest = new Map<string, { ref: TensorRef; id: number }[]>();
   private next = 0;
-  /** Full comparisons made (each confirms a candidate with the same digest). */
-  comparisons = 0;
 
   id(t: TensorRef): number {
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const digest = createHash('sha1').update(t.shape.join(',')).update(bytes).digest('base64');
     const bucket = this.byDigest.get(digest) ?? [];
-    for (const c of bucket) {
-      this.comparisons++;
-      if (sameBits(c.ref, t)) return c.id;
-    }
+    for (const c of bucket) if (sameBits(c.ref, t)) return c.id;
     const id = this.next++;
     bucket.push({ ref: t, id });
     this.byDigest.set(digest, bucket);
