@@ -1,7 +1,9 @@
 /**
  * The inference thread's side of a model: stored models loaded from Postgres (once per version, a bounded number of
- * them), and one batch of requests answered: inputs resolved (every problem with its index), each request held to its
- * compute budget, every member run once over all the batch's inputs, answers summarised per material.
+ * them) and compiled for fast inference, and one batch of requests answered: inputs resolved (every problem with its
+ * index), each request held to its compute budget, each input routed to the members that read it (structure members
+ * for a crystal structure, composition members for a formula), every member run once over the batch, answers
+ * summarised per material.
  */
 import pg from 'pg';
 import type { MaterialInput } from '../../chem/input-schema.js';
@@ -11,25 +13,41 @@ import { ChemError } from '../../chem/types.js';
 import { crystalGraph } from '../../ml/cgcnn/batching.js';
 import type { ExpertInput, ExpertKind } from '../../ml/experts/expert-kind.js';
 import { expertKind } from '../../ml/experts/registry.js';
-import { predictMixture } from '../../ml/mixture/model.js';
-import { ensembleGate, loadModel, type BaseWeights, type StoredModel } from '../../ml/stored-model.js';
+import { compileModel, type CompiledModel } from '../../ml/inference/compiled-model.js';
+import type { MixtureModel } from '../../ml/mixture/model.js';
+import { ensembleGate, loadModel, modelNeedsStructure, type BaseWeights } from '../../ml/stored-model.js';
 import { Lru } from '../../util/lru.js';
 import { overBudget } from './budget.js';
 import type { GroupResult, MaterialPrediction, ModelTask } from './protocol.js';
 
-interface ThreadModel extends StoredModel {
-  /** The kinds of the members' experts: each checks that it can read an input, so a problem is reported with its index. */
+type Basis = 'structure' | 'composition';
+
+/** Members that read the same kind of input, compiled together (their shared layers run once). */
+interface MemberGroup {
+  basis: Basis;
+  members: MixtureModel[];
+  compiled: CompiledModel;
   kinds: ExpertKind[];
+  gate: { key: string; weight: number }[];
+}
+
+interface ThreadModel {
   checksum: string;
   name: string;
   unit: string;
   testMae: number | null;
   trainingElements: Set<string> | null;
-  gate: { key: string; weight: number }[];
+  groups: Partial<Record<Basis, MemberGroup>>;
 }
 
 /** Models a thread keeps loaded; a model needs ~1–10 MB. */
 const MAX_MODELS = 16;
+
+function group(basis: Basis, members: MixtureModel[]): MemberGroup | undefined {
+  if (members.length === 0) return undefined;
+  const kinds = [...new Set(members.flatMap((m) => m.experts.map((e) => e.kind)))].map(expertKind);
+  return { basis, members, compiled: compileModel(members), kinds, gate: ensembleGate(members).map(({ key, weight }) => ({ key, weight })) };
+}
 
 export class ModelRuntime {
   private readonly models = new Lru<ThreadModel>(MAX_MODELS);
@@ -44,51 +62,71 @@ export class ModelRuntime {
     );
     const row = rows[0];
     if (!row) throw new Error(`model ${id} no longer exists`);
-    const stored = loadModel(new Uint8Array(row.weights.buffer, row.weights.byteOffset, row.weights.byteLength), this.base);
+    const { members } = loadModel(new Uint8Array(row.weights.buffer, row.weights.byteOffset, row.weights.byteLength), this.base);
+    for (const g of Object.values(hit?.groups ?? {})) g.compiled.dispose();
     const elements = row.metrics.trainingElements;
     const m: ThreadModel = {
-      ...stored, kinds: [...new Set(stored.members.flatMap((m) => m.experts.map((e) => e.kind)))].map(expertKind), checksum: row.checksum, name: row.name, unit: row.unit,
+      checksum: row.checksum, name: row.name, unit: row.unit,
       testMae: typeof row.metrics.testMae === 'number' ? row.metrics.testMae : null,
       trainingElements: Array.isArray(elements) ? new Set(elements as string[]) : null,
-      gate: ensembleGate(stored.members).map(({ key, weight }) => ({ key, weight })),
+      groups: {
+        structure: group('structure', members.filter((x) => modelNeedsStructure([x]))),
+        composition: group('composition', members.filter((x) => !modelNeedsStructure([x]))),
+      },
     };
     this.models.set(id, m);
     return m;
   }
 
+  /** The members that answer an input: structure members for a structure when the model has them, else composition ones. */
+  private route(model: ThreadModel, r: ResolvedInput): { group: MemberGroup; input: ExpertInput } {
+    const structure = model.groups.structure;
+    const composition = model.groups.composition;
+    if (r.structure && structure) return { group: structure, input: { formula: r.formula, graph: crystalGraph(r.structure) } };
+    if (composition) return { group: composition, input: { formula: r.formula } };
+    throw new ChemError('structure_required', `model "${model.name}" mixes crystal-structure experts and needs a structure: send "structure" (pymatgen JSON), "cif" or "poscar" instead of "formula"`);
+  }
+
   async run(task: ModelTask): Promise<GroupResult<MaterialPrediction>[]> {
     const model = await this.model(task.modelId, task.checksum);
     const results: (GroupResult<MaterialPrediction> | undefined)[] = [];
-    const admitted: { group: number; resolved: ResolvedInput[]; inputs: ExpertInput[] }[] = [];
-    task.groups.forEach((inputs, group) => {
+    const routed: { request: number; resolved: ResolvedInput[]; routes: { group: MemberGroup; input: ExpertInput }[] }[] = [];
+    task.groups.forEach((inputs, request) => {
       try {
-        const { resolved, mapped } = resolveEach(inputs as MaterialInput[], (r): ExpertInput => {
-          if (model.needsStructure && !r.structure) {
-            throw new ChemError('structure_required', `model "${model.name}" mixes crystal-structure experts and needs a structure: send "structure" (pymatgen JSON), "cif" or "poscar" instead of "formula"`);
-          }
-          const input: ExpertInput = { formula: r.formula, ...(model.needsStructure && r.structure ? { graph: crystalGraph(r.structure) } : {}) };
-          for (const kind of model.kinds) kind.check(input);
-          return input;
+        const { resolved, mapped } = resolveEach(inputs as MaterialInput[], (r) => {
+          const route = this.route(model, r);
+          for (const kind of route.group.kinds) kind.check(route.input);
+          return route;
         });
-        const refused = overBudget<MaterialPrediction>(resolved, task.budget);
-        if (refused) results[group] = refused;
-        else admitted.push({ group, resolved, inputs: mapped });
+        results[request] = overBudget<MaterialPrediction>(resolved, task.budget);
+        if (!results[request]) routed.push({ request, resolved, routes: mapped });
       } catch (err) {
         if (!(err instanceof InvalidInputsError)) throw err;
-        results[group] = { ok: false, problems: err.problems };
+        results[request] = { ok: false, problems: err.problems };
       }
     });
-    const all = admitted.flatMap((a) => a.inputs);
-    const perMember = model.members.map((m) => predictMixture(m, all));
-    let at = 0;
-    for (const a of admitted) {
-      results[a.group] = { ok: true, predictions: a.resolved.map((r, i) => this.summarize(model, r, perMember.map((p) => p[at + i]))) };
-      at += a.inputs.length;
+    // One call per member group over every routed input of the batch.
+    const values = new Map<MemberGroup, Float32Array[]>();
+    const position = new Map<ExpertInput, number>();
+    for (const g of Object.values(model.groups)) {
+      const inputs = routed.flatMap((r) => r.routes.filter((x) => x.group === g).map((x) => x.input));
+      inputs.forEach((input, i) => position.set(input, i));
+      if (inputs.length > 0) values.set(g, g.compiled.predict(inputs));
+    }
+    for (const r of routed) {
+      results[r.request] = {
+        ok: true,
+        predictions: r.resolved.map((res, i) => {
+          const { group: g, input } = r.routes[i];
+          const at = position.get(input)!;
+          return this.summarize(model, g, res, values.get(g)!.map((member) => member[at]));
+        }),
+      };
     }
     return results as GroupResult<MaterialPrediction>[];
   }
 
-  private summarize(model: ThreadModel, r: ResolvedInput, values: number[]): MaterialPrediction {
+  private summarize(model: ThreadModel, g: MemberGroup, r: ResolvedInput, values: number[]): MaterialPrediction {
     const mean = values.reduce((a, b) => a + b, 0) / values.length;
     let uncertainty: number | null = null;
     let uncertaintyMethod: MaterialPrediction['uncertaintyMethod'] = 'none';
@@ -104,6 +142,6 @@ export class ModelRuntime {
       const unseen = Object.keys(r.composition).filter((el) => !model.trainingElements!.has(el));
       if (unseen.length > 0) warnings.push(`${unseen.join(', ')} never appeared in this model's training data; treat the value with caution`);
     }
-    return { value: mean, unit: model.unit, uncertainty, uncertaintyMethod, formula: r.formula, composition: r.composition, experts: model.gate, warnings };
+    return { value: mean, unit: model.unit, uncertainty, uncertaintyMethod, formula: r.formula, composition: r.composition, experts: g.gate, warnings };
   }
 }
