@@ -107,6 +107,19 @@ export async function recordCancelStop(db: Queryable, id: string, result: Record
   await db.query(`UPDATE jobs SET result = $2 WHERE id = $1 AND state = 'cancelled'`, [id, result]);
 }
 
+/** A job's output (batch predictions: gzipped JSON lines); written in the transaction that completes the job. */
+export async function insertJobOutput(db: Queryable, jobId: string, o: { mediaType: string; rows: number; bytes: Uint8Array }): Promise<void> {
+  await db.query('INSERT INTO job_outputs (job_id, media_type, rows, bytes) VALUES ($1, $2, $3, $4)', [jobId, o.mediaType, o.rows, Buffer.from(o.bytes)]);
+}
+
+export async function getJobOutput(db: Queryable, owner: string, jobId: string): Promise<{ mediaType: string; rows: number; bytes: Buffer } | undefined> {
+  const { rows } = await db.query<{ mediaType: string; rows: number; bytes: Buffer }>(
+    `SELECT o.media_type AS "mediaType", o.rows, o.bytes FROM job_outputs o JOIN jobs j ON j.id = o.job_id WHERE j.owner = $1 AND o.job_id = $2`,
+    [owner, jobId],
+  );
+  return rows[0];
+}
+
 /** Jobs by type and state, for the metrics. */
 export async function jobCounts(db: Queryable): Promise<{ type: string; state: string; n: number }[]> {
   const { rows } = await db.query<{ type: string; state: string; n: number }>('SELECT type, state, count(*)::int AS n FROM jobs GROUP BY type, state');

@@ -5,11 +5,14 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { cancelJob, getJobByIdempotencyKey, getOwnedJob, type JobRow } from '../db/job-queries.js';
+import { cancelJob, getJobByIdempotencyKey, getJobOutput, getOwnedJob, type JobRow } from '../db/job-queries.js';
+import type { Readable } from 'node:stream';
+import { outputStream, type OutputFormat } from './batch-predict/output.js';
 import type { Pool } from '../db/pool.js';
 import { ConflictError, NotFoundError, UnprocessableError } from '../errors.js';
 import { enqueueJob } from '../queue/queues.js';
 import { canonicalJson } from './datasets/content.js';
+import { admitBatchPredict } from './batch-predict/admit.js';
 import { admitFineTune } from './fine-tune/admit.js';
 import type { JobRequest } from './job-requests.js';
 import type { JobEvents } from './job-events.js';
@@ -27,7 +30,7 @@ export class JobService {
       if (existing) return { job: existing, created: false };
     }
     const id = randomUUID();
-    const payload = await admitFineTune(this.pool, owner, request, id);
+    const payload = request.type === 'fine-tune' ? await admitFineTune(this.pool, owner, request, id) : await admitBatchPredict(this.pool, owner, request);
     try {
       const job = await enqueueJob(this.pool, this.queue, { id, owner, type: request.type, payload, idempotencyKey, requestHash });
       return { job, created: true };
@@ -37,7 +40,8 @@ export class JobService {
       // name the loser is refused, as if it had come second.
       const existing = idempotencyKey !== undefined ? await this.replay(owner, idempotencyKey, requestHash) : undefined;
       if (existing) return { job: existing, created: false };
-      throw new ConflictError('model_name_taken', `a model named "${payload.name}" is already being trained by a queued or running job; choose another name`);
+      const name = 'name' in payload ? payload.name : '';
+      throw new ConflictError('model_name_taken', `a model named "${name}" is already being trained by a queued or running job; choose another name`);
     }
   }
 
@@ -64,6 +68,18 @@ export class JobService {
     }
     const job = await this.get(owner, id);
     throw new ConflictError('job_finished', `job ${job.id} is already ${job.state}`);
+  }
+
+  /** What a completed batch-prediction job produced, as JSON lines or CSV (404 while there is none). */
+  async output(owner: string, id: string, format: OutputFormat): Promise<{ rows: number; stream: Readable }> {
+    const job = await this.get(owner, id);
+    const out = await getJobOutput(this.pool, owner, job.id);
+    if (!out) {
+      throw new NotFoundError('job_output_not_found', job.type === 'batch-predict'
+        ? `job ${job.id} is ${job.state}; its output is there once it has completed`
+        : `job ${job.id} is a ${job.type} job, which has no output to download (its result is in the job)`);
+    }
+    return { rows: out.rows, stream: outputStream(out.bytes, format) };
   }
 
   /** Calls `listener` whenever the job changes; returns the unsubscribe function. */

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { JobRow } from '../../../db/job-queries.js';
 import { problems } from '../../../http/problem.js';
 import { JobRequest } from '../../../services/job-requests.js';
-import { IdempotencyHeaders, JobIdParams, JobResponse } from './schema.js';
+import { IdempotencyHeaders, JobIdParams, JobResponse, OutputQuery } from './schema.js';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -94,6 +94,26 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     request.raw.on('close', finish);
     // Read again after subscribing: a change between the existence check and the subscription is not lost.
     readAndSend();
+  });
+
+  app.get('/:id/output', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'The output of a completed batch-prediction job: one line (JSONL) or row (CSV) per input, with value, uncertainty and experts, or the row\'s error',
+      security: [{ apiKey: [] }],
+      params: JobIdParams,
+      querystring: OutputQuery,
+      produces: ['application/x-ndjson', 'text/csv'],
+      response: { 200: Type.Unknown({ description: 'JSON lines or CSV, streamed' }), ...problems(400, 401, 404) },
+    },
+  }, async (request, reply) => {
+    const format = request.query.format ?? 'jsonl';
+    const { rows, stream } = await app.jobs.output(request.principal!, request.params.id, format);
+    return reply
+      .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+      .header('content-disposition', `attachment; filename="predictions-${request.params.id}.${format}"`)
+      .header('x-row-count', String(rows))
+      .send(stream);
   });
 
   app.delete('/:id', {

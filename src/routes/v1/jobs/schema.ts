@@ -9,6 +9,10 @@ export const IdempotencyHeaders = Type.Object({
   })),
 });
 
+export const OutputQuery = Type.Object({
+  format: Type.Optional(Type.Enum(['jsonl', 'csv'], { description: 'jsonl (default) or csv' })),
+}, { additionalProperties: false });
+
 const Timestamp = Type.String({ format: 'date-time' });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
