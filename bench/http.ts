@@ -1,108 +1,116 @@
 /**
- * bench:http — req/s and latency of POST /v1/predict with one formula, against a bare Fastify route returning a
- * constant JSON, measured in the same run with the same load (autocannon, 32 connections by default).
+ * bench:http — what a user meets over HTTP, against a bare Fastify route returning a constant JSON, in the same run:
+ *   a new formula each request; a new structure each request to a structure model; one request of 1000 new formulas;
+ *   /health/live p99 while 1000-structure requests compute; RSS before and after; and, last and labelled, a repeated
+ *   formula (answered from the memo).
  *
- *   npm run bench:http -- [--model expt_bandgap] [--formula GaAs] [--seconds 10] [--connections 32] [--write]
+ *   npm run bench:http -- [--model expt_bandgap] [--structure-model jarvis_2d_gap_opt] [--seconds 10] [--connections 32] [--write]
  *
- * The MatMoE API runs as its own process (`src/server.ts`, database and Redis from the environment as usual), so
- * this process only generates load. `--write` also writes docs/performance.md.
+ * The API runs as its own process on its own database (matmoe_bench), so this process only generates load.
  */
-import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../src/paths.js';
-import { readTaskRows } from '../scripts/lib/tasks.js';
+import { readSourceRows } from '../scripts/lib/sources.js';
+import { readTaskRows, taskIndex } from '../scripts/lib/tasks.js';
+import { load, percentile, rssOf, start, timeRequests, type LoadResult } from './http-load.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     model: { type: 'string', default: 'expt_bandgap' },
-    formula: { type: 'string', default: 'GaAs' },
+    'structure-model': { type: 'string' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     write: { type: 'boolean', default: false },
-    distinct: { type: 'boolean', default: false },
   },
+  strict: true,
 });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
+const json = (o: unknown) => JSON.stringify(o);
 
-/** Starts a server process; with `port` it waits for /health/live there, otherwise for a "listening PORT" line. */
-function start(script: string, env: Record<string, string>, port?: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    if (port !== undefined) {
-      const poll = (): void => {
-        fetch(`http://127.0.0.1:${port}/health/live`).then((r) => (r.ok ? resolve({ child, port }) : setTimeout(poll, 200)), () => setTimeout(poll, 200));
-      };
-      poll();
-    }
-    child.on('exit', (code) => reject(new Error(`${script} exited (${code}) before listening:\n${out.slice(-2000)}`)));
-  });
-}
-
-async function load(url: string, body: string, bodies?: string[]): Promise<autocannon.Result> {
-  let n = 0;
-  return autocannon({
-    url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, pipelining: 1,
-    // --distinct: every request asks for another material (never answered from the prediction memo).
-    ...(bodies ? { requests: [{ setupRequest: ((req: autocannon.Request) => ({ ...req, body: bodies[n++ % bodies.length] })) as autocannon.Request['setupRequest'] }] } : {}),
-  });
-}
+// New materials: formulas from the Materials Project formation-energy source set (132k, almost all distinct), and
+// crystals of at most 20 sites from the paper's structure tasks.
+const formulas = [...new Set(readSourceRows('mp_e_form').map((r) => r.formula))];
+const structures = taskIndex().filter((t) => t.available && t.has_structures).flatMap((t) => readTaskRows(t.key))
+  .map((r) => r.structure as { sites: unknown[] }).filter((s) => s.sites.length <= 20);
 
 const port = 18000 + Math.floor(Math.random() * 1000);
-const api = await start('src/server.ts', { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', QUEUE_PREFIX: process.env.QUEUE_PREFIX ?? 'matmoe-bench' }, port);
-const bare = await start('bench/bare-server.ts', {});
+const env = { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/matmoe_bench', QUEUE_PREFIX: 'matmoe-bench', API_KEYS: '', RATE_LIMIT_ANONYMOUS: '0', RATE_LIMIT_KEYED: '0' };
+const api = await start(['src/cli.ts', 'api'], env, port);
+const bare = await start(['bench/bare-server.ts'], {});
+const url = `http://127.0.0.1:${api.port}/v1/predict`;
+const rows: [string, LoadResult][] = [];
 try {
-  const body = JSON.stringify({ model: values.model, inputs: [{ formula: values.formula }] });
-  const probe = await fetch(`http://127.0.0.1:${api.port}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  if (!probe.ok) throw new Error(`POST /v1/predict answered ${probe.status}: ${await probe.text()} (is the model "${values.model}" there? run npm run zoo:tasks or pass --model)`);
-  const answer = (await probe.json()) as { predictions: { value: number; unit: string }[] };
-  // Warm both servers (JIT, model cache) before measuring.
-  await autocannon({ url: `http://127.0.0.1:${api.port}/v1/predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: 2 });
-  const matmoe = await load(`http://127.0.0.1:${api.port}/v1/predict`, body);
-  // The memo keys on the reduced formula: the 2481 experimental-gap formulas (about 2000 distinct) mostly miss it at first.
-  const distinct = values.distinct
-    ? await load(`http://127.0.0.1:${api.port}/v1/predict`, body, readTaskRows('expt_bandgap').map((r) => JSON.stringify({ model: values.model, inputs: [{ formula: r.formula }] })))
-    : undefined;
-  const baseline = await load(`http://127.0.0.1:${bare.port}/v1/predict`, body);
-  const row = (name: string, r: autocannon.Result) =>
-    `| ${name} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${r.non2xx + r.errors} |`;
-  const ratio = matmoe.requests.average / baseline.requests.average;
-  const table = [
-    `| server | req/s | p50 ms | p99 ms | errors |`,
-    `|---|---:|---:|---:|---:|`,
-    row(`MatMoE POST /v1/predict (${values.model}, ${values.formula})`, matmoe),
-    ...(distinct ? [row(`MatMoE POST /v1/predict, a different formula each request (${values.model})`, distinct)] : []),
-    row('bare Fastify, constant JSON', baseline),
+  const models = (await (await fetch(`http://127.0.0.1:${api.port}/v1/models?limit=100`)).json()) as { items: { name: string; inputKinds: string[]; experts: { kind: string }[] }[] };
+  const structureModel = values['structure-model'] ?? models.items.find((m) => m.experts.some((e) => e.kind === 'cgcnn'))?.name;
+  if (!structureModel) throw new Error('no shipped model reads structures: pass --structure-model');
+
+  // Warm both servers (JIT, inference threads, model caches) before measuring.
+  await load(url, { connections, seconds: 2, bodies: formulas.slice(-4000).map((f) => json({ model: values.model, inputs: [{ formula: f }] })) });
+  await load(url, { connections, seconds: 2, bodies: structures.slice(-500).map((s) => json({ model: structureModel, inputs: [{ structure: s }] })) });
+  await load(`http://127.0.0.1:${bare.port}/v1/predict`, { connections, seconds: 2, body: '{}' });
+  const rssBefore = await rssOf(api.port);
+
+  rows.push(['bare Fastify route, constant JSON', await load(`http://127.0.0.1:${bare.port}/v1/predict`, { connections, seconds, body: '{}' })]);
+  rows.push([`a new formula each request (${values.model})`, await load(url, { connections, seconds, bodies: formulas.slice(0, 75_000).map((f) => json({ model: values.model, inputs: [{ formula: f }] })) })]);
+  rows.push([`a new structure (≤ 20 sites) each request (${structureModel})`, await load(url, { connections, seconds, bodies: structures.slice(0, 12_000).map((s) => json({ model: structureModel, inputs: [{ structure: s }] })) })]);
+
+  // One request of 1000 new formulas, ten times in a row.
+  const batches = Array.from({ length: 10 }, (_, b) => json({ model: values.model, inputs: formulas.slice(80_000 + b * 1000, 81_000 + b * 1000).map((formula) => ({ formula })) }));
+  const batchMs = await timeRequests(url, batches);
+
+  // /health/live while 1000-structure requests compute (two at a time, for as long as the probe runs).
+  const big = Array.from({ length: 4 }, (_, b) => json({ model: structureModel, inputs: structures.slice(b * 1000, (b + 1) * 1000).map((structure) => ({ structure })) }));
+  let computing = true;
+  const heavy = Promise.all([0, 1].map(async (w) => {
+    const ms: number[] = [];
+    for (let i = w; computing; i += 2) ms.push(...(await timeRequests(url, [big[i % big.length]])));
+    return ms;
+  }));
+  const live = await load(`http://127.0.0.1:${api.port}/health/live`, { connections: 4, seconds: Math.max(5, seconds / 2), method: 'GET' });
+  computing = false;
+  const bigMs = (await heavy).flat();
+  const rssAfterBatches = await rssOf(api.port);
+  await new Promise((r) => setTimeout(r, 10_000));
+  const rssSettled = await rssOf(api.port);
+
+  const memo = await load(url, { connections, seconds, body: json({ model: values.model, inputs: [{ formula: 'GaAs' }] }) });
+  const baseline = rows[0][1].rps;
+  const fmt = (name: string, r: LoadResult) => `| ${name} | ${r.rps.toFixed(0)} | ${(r.rps / baseline).toFixed(3)}× | ${r.p50} | ${r.p99} | ${r.errors} |`;
+  const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+  const report = [
+    '| request | req/s | of the bare route | p50 ms | p99 ms | errors |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.slice(1).map(([n, r]) => fmt(n, r)),
+    fmt(rows[0][0], rows[0][1]),
+    '',
+    `- One request of 1000 new formulas (${values.model}): p50 ${percentile(batchMs, 0.5).toFixed(0)} ms, max ${Math.max(...batchMs).toFixed(0)} ms over ${batchMs.length} requests.`,
+    `- /health/live while 1000-structure requests compute (${structureModel}, two at a time, ${bigMs.length} finished, p50 ${percentile(bigMs, 0.5).toFixed(0)} ms each): ` +
+      `p50 ${live.p50} ms, p99 ${live.p99} ms, ${live.rps.toFixed(0)} req/s, ${live.errors} errors.`,
+    `- RSS of the API process: ${mb(rssBefore)} MiB after warm-up, ${mb(rssAfterBatches)} MiB right after the large batches, ${mb(rssSettled)} MiB 10 s later ` +
+      `(${((rssSettled / rssBefore - 1) * 100).toFixed(0)} % over the warm-up figure).`,
+    '',
+    '**Memo (a repeated formula, answered without computing):**',
+    '',
+    '| request | req/s | of the bare route | p50 ms | p99 ms | errors |',
+    '|---|---:|---:|---:|---:|---:|',
+    fmt(`the same formula every request (${values.model}), from the memo`, memo),
   ].join('\n');
-  const summary = `ratio ${ratio.toFixed(2)}x of the bare route; p99 ${matmoe.latency.p99} ms (goal: ≥ 0.5x and p99 < 10 ms)`;
-  process.stdout.write(`answer: ${values.formula} → ${answer.predictions[0].value.toFixed(3)} ${answer.predictions[0].unit}\n${table}\n${summary}\n`);
+  process.stdout.write(`${report}\n`);
   if (values.write) {
     writeFileSync(join(ROOT, 'docs', 'performance.md'), `# HTTP performance
 
-\`npm run bench:http -- --write\` (autocannon, ${connections} connections, ${seconds} s each, after a 2 s warm-up; the API and the
-bare server each run in their own process; ${cpus().length} cores: ${cpus()[0]?.model ?? 'unknown CPU'}; Node ${process.version}).
+\`npm run bench:http -- --write\`: autocannon, ${connections} connections, ${seconds} s per row after a warm-up; the API
+(\`matmoe api\`, its inference threads, defaults otherwise) and the bare Fastify server each run in their own process;
+${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}. Ratios are to the bare route measured in the
+same run. New materials lead; the memo's figure is last and labelled.
 
-${table}
-
-${summary}.
-
-The API answers from a model cached in memory after the first request; per request it checks the model's checksum in
-Postgres (one indexed query) so that a retrained model is picked up and parses the formula. A material already asked
-for is answered from a memo keyed by (model checksum, reduced formula); a new one costs the descriptors and, for
-each of the 5 ensemble members, its selected experts and head (\`--distinct\` measures that path: each request asks for
-another of the experimental band-gap formulas).
+${report}
 `);
   }
 } finally {

@@ -107,3 +107,21 @@ test('rate limits: an anonymous burst gets 429 problem+json with Retry-After; a 
   for (let i = 0; i < 8; i++) assert.equal((await app.inject({ url: '/v1/experts', headers: auth })).statusCode, 200);
   assert.equal((await app.inject('/health/live')).statusCode, 200, 'liveness is never rate limited');
 });
+
+test('a large request of formulas is split across threads: same answers, problems at the caller\'s indices', async (t) => {
+  const app = await build(t, { batchMaxInputs: 16 });
+  const many = Array.from({ length: 100 }, (_, i) => FORMULAS[i % FORMULAS.length] + (i >= FORMULAS.length ? String(1 + Math.floor(i / FORMULAS.length)) : ''));
+  const whole = await app.inject({ method: 'POST', url: '/v1/predict', payload: { model: 'expt_bandgap', inputs: many.map((formula) => ({ formula })) } });
+  assert.equal(whole.statusCode, 200, whole.body);
+  const values = whole.json().predictions.map((p: { value: number }) => p.value);
+  for (let at = 0; at < many.length; at += 10) {
+    const part = await app.inject({ method: 'POST', url: '/v1/predict', payload: { model: 'expt_bandgap', inputs: many.slice(at, at + 10).map((formula) => ({ formula: `${formula} ` })) } });
+    part.json().predictions.forEach((p: { value: number }, i: number) => assert.ok(close(p.value, values[at + i]), `${many[at + i]}`));
+  }
+  const bad = [...many];
+  bad[70] = 'Og2';
+  bad[90] = 'Qq';
+  const res = await app.inject({ method: 'POST', url: '/v1/predict', payload: { model: 'expt_bandgap', inputs: bad.map((formula) => ({ formula })) } });
+  assert.equal(res.statusCode, 422);
+  assert.deepEqual(res.json().errors.map((e: { index: number }) => e.index), [70, 90]);
+});

@@ -20,7 +20,7 @@ declare module 'fastify' {
  */
 export default fp(async (app) => {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'matmoe_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'matmoe_' });
 
   const latency = new Histogram({
     name: 'matmoe_http_request_duration_seconds',

@@ -43,11 +43,15 @@ export class InferencePool {
   private readonly piscina: Piscina;
   private readonly models: Batcher<MaterialInput, GroupResult<MaterialPrediction>>;
   private readonly experts: Batcher<MaterialInput, GroupResult<ExpertPrediction>>;
+  private readonly maxBatch: number;
+  private readonly maxSites: number;
 
   constructor(opts: InferencePoolOptions) {
     const threads = opts.threads && opts.threads > 0 ? opts.threads : availableParallelism();
     const workerData: ThreadConfig = { databaseUrl: opts.databaseUrl, tfjsBackend: opts.tfjsBackend };
     this.piscina = new Piscina({ filename: THREAD.href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, workerData });
+    this.maxBatch = opts.maxBatch;
+    this.maxSites = opts.maxSites;
     const budget = { maxSites: opts.maxSites };
     const batch = { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs };
     this.models = new Batcher((key, groups) => {
@@ -61,8 +65,21 @@ export class InferencePool {
     return ((await this.piscina.run(task)) as InferenceResult<P>).groups;
   }
 
+  /**
+   * A request of formulas larger than a batch is split across threads: a formula counts one site, so its parts cannot
+   * exceed a budget the whole fits in (a request holds at most 1000 inputs). Anything with structures stays whole, so
+   * its thread counts its sites against the budget before computing.
+   */
   async predictModel(modelId: string, checksum: string, inputs: MaterialInput[]): Promise<MaterialPrediction[]> {
-    return unwrap(await this.models.submit(`${modelId}:${checksum}`, inputs));
+    const key = `${modelId}:${checksum}`;
+    const formulasOnly = inputs.every((i) => typeof i.formula === 'string' && Object.keys(i).length === 1);
+    if (!formulasOnly || inputs.length <= this.maxBatch || inputs.length > this.maxSites) return unwrap(await this.models.submit(key, inputs));
+    const parts: MaterialInput[][] = [];
+    for (let at = 0; at < inputs.length; at += this.maxBatch) parts.push(inputs.slice(at, at + this.maxBatch));
+    const results = await Promise.all(parts.map((part) => this.models.submit(key, part)));
+    const problems = results.flatMap((r, p) => (!r.ok && 'problems' in r ? r.problems.map((x) => ({ ...x, index: x.index + p * this.maxBatch })) : []));
+    if (problems.length > 0) throw new InvalidInputsError(problems);
+    return results.flatMap((r) => unwrap(r));
   }
 
   async predictExpert(key: string, inputs: MaterialInput[]): Promise<ExpertPrediction[]> {
