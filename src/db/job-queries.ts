@@ -120,6 +120,37 @@ export async function getJobOutput(db: Queryable, owner: string, jobId: string):
   return rows[0];
 }
 
+/**
+ * Queued and active jobs the reconciler should look at: queued ones untouched for `queuedGraceS` (a submit may still
+ * be handing them to Redis), active ones without progress for `activeStaleS` (their worker may be gone).
+ */
+export async function pendingJobs(db: Queryable, queuedGraceS: number, activeStaleS: number, limit = 1000): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${COLUMNS} FROM jobs
+     WHERE (state = 'queued' AND updated_at < now() - make_interval(secs => $1))
+        OR (state = 'active' AND updated_at < now() - make_interval(secs => $2))
+     ORDER BY created_at LIMIT $3`,
+    [queuedGraceS, activeStaleS, limit],
+  );
+  return rows;
+}
+
+/** Runs `fn` only if no other process holds the lock; `undefined` when it was held elsewhere. */
+export async function withTryLock<T>(pool: { connect(): Promise<{ query: Queryable['query']; release(): void }> }, key: number, fn: () => Promise<T>): Promise<T | undefined> {
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key]);
+    if (!rows[0].locked) return undefined;
+    try {
+      return await fn();
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [key]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
 /** Jobs by type and state, for the metrics. */
 export async function jobCounts(db: Queryable): Promise<{ type: string; state: string; n: number }[]> {
   const { rows } = await db.query<{ type: string; state: string; n: number }>('SELECT type, state, count(*)::int AS n FROM jobs GROUP BY type, state');

@@ -74,7 +74,13 @@ export async function withTransaction<T>(pool: Pool, fn: (client: pg.PoolClient)
 export { redact as redactUrl };
 
 /** SQLSTATE classes and socket errors that mean "PostgreSQL is not answering" rather than "this query is wrong". */
-const PG_UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '3D000', '53300']);
+const PG_UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '3D000', '42P01', '53300']);
+
+/** The database or its tables are gone (dropped, or recreated empty): the service can rebuild the schema itself. */
+export function isSchemaMissing(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === '3D000' || code === '42P01';
+}
 
 export function isPostgresUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;

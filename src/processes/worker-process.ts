@@ -25,8 +25,7 @@ export async function runWorker(): Promise<void> {
   }
   const logger = pino({ level: config.logLevel, name: 'matmoe-worker' });
   const backend = await initBackend(config.tfjsBackend);
-  const connection = createRedis(config.redisUrl);
-  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const connection = createRedis(config.redisUrl, {}, logger);
   const runner = startJobRunner({ pool, connection, prefix: config.queuePrefix, concurrency: config.workerConcurrency, backend: backend.name, logger });
   logger.info({ backend: backend.name, queue: config.queuePrefix }, 'worker ready');
 

@@ -1,9 +1,37 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { UnreachableError, redactUrl } from '../db/pool.js';
 
-/** BullMQ workers block on Redis commands, which requires maxRetriesPerRequest: null. */
-export function createRedis(url: string, opts: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, ...opts });
+interface ReconnectLog {
+  warn(o: object, msg: string): void;
+  info(o: object, msg: string): void;
+  debug(o: object, msg: string): void;
+}
+
+/**
+ * A Redis connection for BullMQ (whose workers block on Redis commands, which requires maxRetriesPerRequest: null).
+ * While Redis is unreachable it reconnects with exponential backoff (0.2 s doubling to 10 s), logging one JSON line per
+ * attempt with its delay, and one when it is back; the errors of the attempts themselves are debug-level.
+ */
+export function createRedis(url: string, opts: RedisOptions = {}, log?: ReconnectLog): Redis {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: null,
+    retryStrategy: (attempt) => {
+      const delayMs = Math.min(10_000, 100 * 2 ** Math.min(attempt, 10));
+      log?.warn({ attempt, delayMs }, 'redis unreachable; reconnecting');
+      return delayMs;
+    },
+    ...opts,
+  });
+  let down = false;
+  redis.on('error', (err) => {
+    down = true;
+    log?.debug({ err: err.message }, 'redis connection error');
+  });
+  redis.on('ready', () => {
+    if (down) log?.info({}, 'redis reachable again');
+    down = false;
+  });
+  return redis;
 }
 
 /** One PING with a deadline and no reconnect loop: start-up must fail fast and clearly when Redis is down. */

@@ -10,6 +10,7 @@ export class JobEvents {
   private client: pg.Client | undefined;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
+  private attempt = 0;
 
   constructor(private readonly databaseUrl: string, private readonly onError: (err: Error) => void = () => {}) {
     this.emitter.setMaxListeners(0);
@@ -28,18 +29,21 @@ export class JobEvents {
     await client.connect();
     await client.query('LISTEN matmoe_jobs');
     this.client = client;
+    this.attempt = 0;
   }
 
+  /** Retries with exponential backoff (1 s doubling to 30 s); each attempt is reported once through onError. */
   private reconnect(): void {
     if (this.closed || this.retry) return;
     this.client = undefined;
+    const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.attempt++, 5));
     this.retry = setTimeout(() => {
       this.retry = undefined;
       this.start().then(
         () => { for (const id of this.emitter.eventNames()) this.emitter.emit(id); },
         (err: Error) => { this.onError(err); this.reconnect(); },
       );
-    }, 1000);
+    }, delay);
   }
 
   /** Calls `listener` whenever job `id` changes; returns the unsubscribe function. */

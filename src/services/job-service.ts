@@ -20,7 +20,7 @@ import type { JobEvents } from './job-events.js';
 const notFound = (id: string) => new NotFoundError('job_not_found', `there is no job ${id}`);
 
 export class JobService {
-  constructor(private readonly pool: Pool, private readonly queue: Queue, private readonly events: JobEvents) {}
+  constructor(private readonly pool: Pool, private readonly queue: Queue, private readonly events: JobEvents, private readonly log?: { warn(o: object, m: string): void }) {}
 
   /** `created` is false when the Idempotency-Key names a job submitted before with the same request. */
   async submit(owner: string, request: JobRequest, idempotencyKey?: string): Promise<{ job: JobRow; created: boolean }> {
@@ -32,8 +32,9 @@ export class JobService {
     const id = randomUUID();
     const payload = request.type === 'fine-tune' ? await admitFineTune(this.pool, owner, request, id) : await admitBatchPredict(this.pool, owner, request);
     try {
-      const job = await enqueueJob(this.pool, this.queue, { id, owner, type: request.type, payload, idempotencyKey, requestHash });
-      return { job, created: true };
+      const { row, queued } = await enqueueJob(this.pool, this.queue, { id, owner, type: request.type, payload, idempotencyKey, requestHash });
+      if (!queued) this.log?.warn({ jobId: id }, 'Redis did not take the job; the reconciler will queue it when Redis is back');
+      return { job: row, created: true };
     } catch (err) {
       if ((err as { code?: string }).code !== '23505') throw err;
       // Two requests racing: on the same Idempotency-Key the loser answers with the winner's job; on the same model

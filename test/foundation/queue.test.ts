@@ -32,8 +32,8 @@ function startWorker(env: Record<string, string> = {}): ChildProcess & { output:
 }
 
 /** A test-only selftest job (test/support/selftest-job.ts), enqueued the way the job service does. */
-function enqueueSelftest(payload: { steps: number; stepMs: number; failAttempts: number }, jobOptions?: JobsOptions): Promise<JobRow> {
-  return enqueueJob(pool, queue, { id: randomUUID(), owner: 'default', type: 'selftest', payload }, jobOptions);
+async function enqueueSelftest(payload: { steps: number; stepMs: number; failAttempts: number }, jobOptions?: JobsOptions): Promise<JobRow> {
+  return (await enqueueJob(pool, queue, { id: randomUUID(), owner: 'default', type: 'selftest', payload }, jobOptions)).row;
 }
 
 async function waitFor(jobId: string, pred: (j: JobRow) => boolean, timeoutMs = 30_000): Promise<JobRow> {

@@ -33,8 +33,8 @@ test('GET /v1/jobs/{id}/events streams every state of a job until it ends; cance
     await runner.shutdown(5000);
     connection.disconnect();
   });
-  const selftest = (steps: number, stepMs: number) =>
-    enqueueJob(app.pg, app.trainingQueue, { id: randomUUID(), owner: 'default', type: 'selftest', payload: { steps, stepMs, failAttempts: 0 } });
+  const selftest = async (steps: number, stepMs: number) =>
+    (await enqueueJob(app.pg, app.trainingQueue, { id: randomUUID(), owner: 'default', type: 'selftest', payload: { steps, stepMs, failAttempts: 0 } })).row;
 
   await t.test('the stream shows the job active, its progress in order, then its final state and "end"', async () => {
     const job = await selftest(5, 60);

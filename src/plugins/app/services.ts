@@ -55,6 +55,6 @@ export default fp(async (app) => {
   app.decorate('models', new ModelService(app.pg, inference));
   app.decorate('datasets', datasets);
   app.decorate('splits', new SplitService(app.pg, datasets));
-  app.decorate('jobs', new JobService(app.pg, app.trainingQueue, events));
+  app.decorate('jobs', new JobService(app.pg, app.trainingQueue, events, app.log));
   app.decorate('health', new HealthService(app.pg, app.redis, app.backend));
 }, { name: 'services', dependencies: ['db', 'redis', 'backend'] });
