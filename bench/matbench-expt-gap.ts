@@ -5,8 +5,9 @@
  * compositions). Validation is a seeded 10 % of the training compositions; the test fold is only predicted.
  * Folds run in child processes, `--jobs` at a time (default 2: one per core; wasm is single-threaded).
  *
- *   npm run bench:matbench -- [--variants matbench,merged] [--folds 0-4] [--epochs 1000] [--patience 500] [--k 2]
- *        [--jobs 2] [--no-write]
+ *   npm run bench:matbench -- [--variants matbench,merged] [--folds 0-4|0,2] [--epochs 1000] [--patience 500] [--k 2]
+ *        [--jobs 2] [--resume] [--no-write]
+ *   (--resume skips the folds already stored with the same protocol; a child that fails is retried once.)
  *   npm run bench:matbench -- --render     (regenerates the table in docs/expt-gaps.md from the stored runs)
  *
  * Every run is stored in bench/results/matbench-expt-gap.json (fold, variant, val/test MAE, seconds, command, commit).
@@ -96,26 +97,34 @@ async function runJob(job: Job, command: string): Promise<MatbenchRun> {
 }
 
 /** Runs the jobs in child processes, `jobs` at a time; each child prints one `RESULT <json>` line. */
-async function runChildren(todo: Job[], jobs: number, command: string, onDone: (r: MatbenchRun) => void): Promise<void> {
+async function runChildren(todo: Job[], jobs: number, command: string, onDone: (r: MatbenchRun) => void): Promise<string[]> {
   const self = fileURLToPath(import.meta.url);
   const queue = [...todo];
+  const failed: string[] = [];
+  const once = (job: Job) =>
+    new Promise<MatbenchRun>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify({ job, command })], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+        if (code !== 0 || !line) reject(new Error(`fold ${job.fold} (${job.variant}) exited with ${code}`));
+        else resolve(JSON.parse(line.slice('RESULT '.length)) as MatbenchRun);
+      });
+    });
   const worker = async (): Promise<void> => {
     for (let job = queue.shift(); job; job = queue.shift()) {
-      const run = await new Promise<MatbenchRun>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify({ job, command })], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => {
-          const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-          if (code !== 0 || !line) reject(new Error(`fold ${job.fold} (${job.variant}) exited with ${code}`));
-          else resolve(JSON.parse(line.slice('RESULT '.length)) as MatbenchRun);
-        });
+      // One retry: on a shared machine a child can die of its environment (e.g. node_modules being reinstalled).
+      const run = await once(job).catch(() => once(job)).catch((err: Error) => {
+        failed.push(err.message);
+        return null;
       });
-      onDone(run);
+      if (run) onDone(run);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  return failed;
 }
 
 function renderMatbench(runs: readonly MatbenchRun[]): string {
@@ -154,6 +163,7 @@ const { values } = parseArgs({
     patience: { type: 'string', default: String(DEFAULT_GAP_RECIPE.patience) },
     k: { type: 'string', default: String(DEFAULT_GAP_RECIPE.k) },
     jobs: { type: 'string', default: '2' },
+    resume: { type: 'boolean', default: false },
     render: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
   },
@@ -166,16 +176,22 @@ if (values.child) {
 } else if (values.render) {
   writeSection('matbench', renderMatbench(loadRuns<MatbenchRun>(RESULTS)));
 } else {
-  const [f0, f1] = values.folds!.split('-').map(Number);
-  const folds = Array.from({ length: (f1 ?? f0) - f0 + 1 }, (_, i) => f0 + i);
+  const folds = values.folds!.split(',').flatMap((part) => {
+    const [a, b] = part.split('-').map(Number);
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+  });
   const variants = values.variants!.split(',') as Variant[];
   for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`unknown variant ${v} (${VARIANTS.join(', ')})`);
   const recipe = { k: Number(values.k), epochs: Number(values.epochs), patience: Number(values.patience) };
   const command = npmCommand('bench:matbench', process.argv.slice(2));
-  const todo = variants.flatMap((variant) => folds.map((fold) => ({ variant, fold, recipe })));
-  await runChildren(todo, Number(values.jobs), command, (r) => {
+  const stored = loadRuns<MatbenchRun>(RESULTS);
+  const todo = variants
+    .flatMap((variant) => folds.map((fold) => ({ variant, fold, recipe })))
+    .filter((j) => !values.resume || !stored.some((r) => r.variant === j.variant && r.fold === j.fold && r.protocol === protocolOf(recipe)));
+  const failed = await runChildren(todo, Number(values.jobs), command, (r) => {
     process.stdout.write(`${r.variant} fold ${r.fold}: test MAE ${r.testMae.toFixed(4)} eV, val ${r.valMae.toFixed(4)}, best epoch ${r.bestEpoch}/${r.epochsRun}, ${r.seconds} s, ${r.experts.map((e) => `${e.key} ${e.weight.toFixed(2)}`).join(', ')}\n`);
     if (!values['no-write']) saveRun<MatbenchRun>(RESULTS, r, (a, b) => a.variant === b.variant && a.fold === b.fold && a.protocol === b.protocol);
   });
   if (!values['no-write']) writeSection('matbench', renderMatbench(loadRuns<MatbenchRun>(RESULTS)));
+  if (failed.length > 0) throw new Error(`${failed.length} fold(s) failed twice: ${failed.join('; ')}`);
 }

@@ -44,9 +44,13 @@ export interface ExptGapStats {
   /** Compositions not among matbench_expt_gap's, and how many of them are metals. */
   beyondMatbench: number;
   beyondMatbenchZeros: number;
+  /** Of those, compositions whose reports span 0.1 eV or more (Matbench's reason to drop a composition). */
+  beyondMatbenchWide: number;
   /** matbench rows whose merged label differs from the matbench value. */
   matbenchRelabelled: number;
   matbenchMaxRelabel: number;
+  /** The same, over compositions Matbench lists once (the others it lists twice, e.g. TeSe and Se0.5Te0.5). */
+  matbenchMaxRelabelSingle: number;
 }
 
 export function exptGapStats(m: ExptGapMerge): ExptGapStats {
@@ -66,6 +70,7 @@ export function exptGapStats(m: ExptGapMerge): ExptGapStats {
   const mb = new Map(m.raw.filter((r) => r.source === 'matbench_expt_gap').map((r) => [`${r.row}`, r.gap]));
   let relabelled = 0;
   let maxRelabel = 0;
+  let maxRelabelSingle = 0;
   for (const r of m.records) {
     for (const meas of r.measurements) {
       for (const row of meas.rows) {
@@ -73,6 +78,7 @@ export function exptGapStats(m: ExptGapMerge): ExptGapStats {
         const d = Math.abs(r.gap - mb.get(`${row.row}`)!);
         if (d > 0) relabelled++;
         maxRelabel = Math.max(maxRelabel, d);
+        if (r.sources.matbench_expt_gap === 1) maxRelabelSingle = Math.max(maxRelabelSingle, d);
       }
     }
   }
@@ -89,6 +95,7 @@ export function exptGapStats(m: ExptGapMerge): ExptGapStats {
     zeros, zeroFraction: zeros / m.records.length,
     meanGap: m.records.reduce((s, r) => s + r.gap, 0) / m.records.length,
     beyondMatbench: beyond.length, beyondMatbenchZeros: beyond.filter((r) => r.gap === 0).length,
-    matbenchRelabelled: relabelled, matbenchMaxRelabel: maxRelabel,
+    beyondMatbenchWide: beyond.filter((r) => r.spread >= 0.1 - 1e-9).length,
+    matbenchRelabelled: relabelled, matbenchMaxRelabel: maxRelabel, matbenchMaxRelabelSingle: maxRelabelSingle,
   };
 }
