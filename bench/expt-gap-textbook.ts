@@ -21,7 +21,7 @@ import { predictMixture } from '../src/ml/mixture/model.js';
 import { ROOT } from '../src/paths.js';
 import { compositionKey } from '../scripts/lib/expt-gap-merge.js';
 import { loadExptGaps } from '../scripts/lib/expt-gap-stats.js';
-import { DEFAULT_GAP_RECIPE, gapExperts, trainGapMixture } from '../scripts/lib/expt-gap-training.js';
+import { RECIPE_OPTIONS, gapExperts, recipeFromOptions, trainGapMixture } from '../scripts/lib/expt-gap-training.js';
 import { holdOutCompositions } from '../scripts/lib/matbench-expt-gap.js';
 import { gitCommit, npmCommand } from '../scripts/lib/run-provenance.js';
 import { TEXTBOOK_GAPS } from '../scripts/lib/textbook-gaps.js';
@@ -69,9 +69,7 @@ function render(runs: readonly TextbookRun[]): string {
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
-    epochs: { type: 'string', default: String(DEFAULT_GAP_RECIPE.epochs) },
-    patience: { type: 'string', default: String(DEFAULT_GAP_RECIPE.patience) },
-    k: { type: 'string', default: String(DEFAULT_GAP_RECIPE.k) },
+    ...RECIPE_OPTIONS,
     seed: { type: 'string', default: '0' },
     render: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
@@ -91,7 +89,7 @@ if (values.render) {
   const formulas = [...train.map((r) => r.formula), ...compounds.map((c) => c.formula)];
   // Held-out compounds without an experimental value still get a prediction; their target is a placeholder never read.
   const targets = [...train.map((r) => r.gap), ...compounds.map((c) => merged.records.find((r) => r.key === c.key)?.gap ?? c.reference)];
-  const recipe = { k: Number(values.k), epochs: Number(values.epochs), patience: Number(values.patience), seed: Number(values.seed) };
+  const recipe = { ...recipeFromOptions(values), seed: Number(values.seed) };
   const experts = await loadShippedExperts('composition');
   const allowed = gapExperts(experts);
   const r = await trainGapMixture({ formulas, targets, split: { ...split, test: compounds.map((_, i) => n + i) } }, recipe, allowed);

@@ -23,7 +23,7 @@ import { mulberry32, shuffleInPlace } from '../src/util/random.js';
 import { ensembleGate } from '../src/services/model-service.js';
 import { SHIPPED_MODELS_DIR, type ShippedModelCard } from '../src/services/shipped-models.js';
 import { fmt, mean, std, table, writeSection } from '../bench/expt-gap-report.js';
-import { DEFAULT_GAP_RECIPE, GAP_TASK, gapExperts, trainGapMixture } from './lib/expt-gap-training.js';
+import { GAP_TASK, RECIPE_OPTIONS, gapExperts, recipeFromOptions, trainGapMixture } from './lib/expt-gap-training.js';
 import { GAP_SOURCE_FILES } from './lib/expt-gap-sources.js';
 import { exptGapStats, loadExptGaps } from './lib/expt-gap-stats.js';
 import { gitCommit, npmCommand } from './lib/run-provenance.js';
@@ -43,13 +43,11 @@ export function randomSplit(n: number, seed: number): { train: number[]; val: nu
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
-    epochs: { type: 'string', default: String(DEFAULT_GAP_RECIPE.epochs) },
-    patience: { type: 'string', default: String(DEFAULT_GAP_RECIPE.patience) },
-    k: { type: 'string', default: String(DEFAULT_GAP_RECIPE.k) },
+    ...RECIPE_OPTIONS,
     seeds: { type: 'string', default: '0-4' },
   },
 });
-const recipe = { k: Number(values.k), epochs: Number(values.epochs), patience: Number(values.patience) };
+const recipe = recipeFromOptions(values);
 const [s0, s1] = values.seeds!.split('-').map(Number);
 const seeds = Array.from({ length: (s1 ?? s0) - s0 + 1 }, (_, i) => s0 + i);
 

@@ -25,6 +25,19 @@ export interface GapRecipe {
 /** Fine-tuning's defaults (1000 epochs, patience 500, k = 2); docs/expt-gaps.md measures shorter runs against them. */
 export const DEFAULT_GAP_RECIPE: Omit<GapRecipe, 'seed'> = { k: 2, epochs: 1000, patience: 500 };
 
+/** The recipe's command-line options (node:util parseArgs), shared by the scripts that train band-gap models. */
+export const RECIPE_OPTIONS = {
+  epochs: { type: 'string', default: String(DEFAULT_GAP_RECIPE.epochs) },
+  patience: { type: 'string', default: String(DEFAULT_GAP_RECIPE.patience) },
+  k: { type: 'string', default: String(DEFAULT_GAP_RECIPE.k) },
+} as const;
+
+export function recipeFromOptions(values: { epochs?: string; patience?: string; k?: string }): Omit<GapRecipe, 'seed'> {
+  const recipe = { k: Number(values.k ?? DEFAULT_GAP_RECIPE.k), epochs: Number(values.epochs ?? DEFAULT_GAP_RECIPE.epochs), patience: Number(values.patience ?? DEFAULT_GAP_RECIPE.patience) };
+  for (const [name, v] of Object.entries(recipe)) if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer (got ${v})`);
+  return recipe;
+}
+
 export interface GapData {
   formulas: readonly string[];
   /** eV. */
