@@ -23,7 +23,7 @@ import { compositionKey } from '../scripts/lib/expt-gap-merge.js';
 import { loadExptGaps } from '../scripts/lib/expt-gap-stats.js';
 import { RECIPE_OPTIONS, gapExperts, recipeFromOptions, trainGapMixture } from '../scripts/lib/expt-gap-training.js';
 import { holdOutCompositions } from '../scripts/lib/matbench-expt-gap.js';
-import { gitCommit, npmCommand } from '../scripts/lib/run-provenance.js';
+import { gitCommit, npmCommand } from '../scripts/lib/run-info.js';
 import { TEXTBOOK_GAPS } from '../scripts/lib/textbook-gaps.js';
 import { fmt, loadRuns, mean, saveRun, table, writeSection } from './expt-gap-report.js';
 

@@ -26,7 +26,7 @@ import { fmt, mean, std, table, writeSection } from '../bench/expt-gap-report.js
 import { GAP_TASK, RECIPE_OPTIONS, gapExperts, recipeFromOptions, trainGapMixture } from './lib/expt-gap-training.js';
 import { GAP_SOURCE_FILES } from './lib/expt-gap-sources.js';
 import { exptGapStats, loadExptGaps } from './lib/expt-gap-stats.js';
-import { gitCommit, npmCommand } from './lib/run-provenance.js';
+import { gitCommit, npmCommand, parseIndexRange } from './lib/run-info.js';
 import { taskIndex } from './lib/tasks.js';
 
 const ZOO_SPLIT_SEED = 20260601;
@@ -48,8 +48,7 @@ const { values } = parseArgs({
   },
 });
 const recipe = recipeFromOptions(values);
-const [s0, s1] = values.seeds!.split('-').map(Number);
-const seeds = Array.from({ length: (s1 ?? s0) - s0 + 1 }, (_, i) => s0 + i);
+const seeds = parseIndexRange(values.seeds!);
 
 const t0 = performance.now();
 const backend = await initBackend('wasm');

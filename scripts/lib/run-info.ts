@@ -1,4 +1,4 @@
-/** What every stored benchmark or training run records about where it came from: the git commit and the command. */
+/** What the band-gap scripts record about a run (git commit, command) and how they read index ranges (`0-4`, `0,2`). */
 import { execFileSync } from 'node:child_process';
 import { ROOT } from '../../src/paths.js';
 
@@ -17,4 +17,15 @@ export function gitCommit(): string {
 export function npmCommand(script: string, args: readonly string[]): string {
   const rest = args.filter((a) => a !== '--');
   return rest.length > 0 ? `npm run ${script} -- ${rest.join(' ')}` : `npm run ${script}`;
+}
+
+/** "0-4" → [0, 1, 2, 3, 4]; "0,2-3" → [0, 2, 3]. */
+export function parseIndexRange(text: string): number[] {
+  return text.split(',').flatMap((part) => {
+    const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
+    if (!m) throw new RangeError(`bad range "${text}" (e.g. 0-4 or 0,2)`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    return Array.from({ length: Math.max(0, b - a + 1) }, (_, i) => a + i);
+  });
 }
