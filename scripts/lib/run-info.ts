@@ -2,11 +2,14 @@
 import { execFileSync } from 'node:child_process';
 import { ROOT } from '../../src/paths.js';
 
-/** HEAD's commit, with `+dirty` when tracked files differ from it (the numbers then belong to uncommitted code). */
+/** What the runs themselves write: a change there does not make the code that produced a number uncommitted. */
+const OUTPUTS = [':(exclude)bench/results', ':(exclude)models', ':(exclude)docs'];
+
+/** HEAD's commit, with `+dirty` when tracked code differs from it (the numbers then belong to uncommitted code). */
 export function gitCommit(): string {
   try {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ...OUTPUTS], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
     return dirty ? `${head}+dirty` : head;
   } catch {
     return 'unknown';
