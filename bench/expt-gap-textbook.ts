@@ -25,7 +25,7 @@ import { RECIPE_OPTIONS, gapExperts, recipeFromOptions, trainGapMixture } from '
 import { holdOutCompositions } from '../scripts/lib/matbench-expt-gap.js';
 import { gitCommit, npmCommand, parseIndexRange } from '../scripts/lib/run-info.js';
 import { TEXTBOOK_GAPS } from '../scripts/lib/textbook-gaps.js';
-import { fmt, loadRuns, mean, saveRun, std, table, writeSection } from './expt-gap-report.js';
+import { fmt, loadRuns, mean, saveRun, std, table, writeSection } from '../scripts/lib/expt-gap-doc.js';
 
 const RESULTS = 'expt-gap-textbook.json';
 const VAL_SEED = 4242;

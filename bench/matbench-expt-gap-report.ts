@@ -4,7 +4,7 @@
  * (mean prediction), each as test MAE per fold and the 5-fold mean ± std, beside the Matbench v0.1 leaderboard.
  */
 import type { Variant } from '../scripts/lib/matbench-expt-gap.js';
-import { fmt, mean, std, table } from './expt-gap-report.js';
+import { fmt, mean, std, table } from '../scripts/lib/expt-gap-doc.js';
 
 export const MATBENCH_RESULTS = 'matbench-expt-gap.json';
 

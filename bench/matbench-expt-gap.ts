@@ -23,7 +23,7 @@ import { matbenchFolds } from '../scripts/lib/kfold.js';
 import { foldData, holdOutCompositions, matbenchGapRows, VARIANTS, type Variant } from '../scripts/lib/matbench-expt-gap.js';
 import { RECIPE_OPTIONS, gapExperts, recipeFromOptions, trainGapMixture, type GapRecipe } from '../scripts/lib/expt-gap-training.js';
 import { gitCommit, npmCommand, parseIndexRange } from '../scripts/lib/run-info.js';
-import { loadRuns, saveRun, writeSection } from './expt-gap-report.js';
+import { loadRuns, saveRun, writeSection } from '../scripts/lib/expt-gap-doc.js';
 import { MATBENCH_RESULTS, renderMatbench, sameRun, type MatbenchRun } from './matbench-expt-gap-report.js';
 
 const VAL_FRACTION = 0.1;

@@ -6,7 +6,7 @@
  *   npm run data:expt-gaps
  */
 import { parseFormula } from '../src/chem/formula.js';
-import { fmt, table, writeSection } from '../bench/expt-gap-report.js';
+import { fmt, table, writeSection } from './lib/expt-gap-doc.js';
 import { compositionKey } from './lib/expt-gap-merge.js';
 import { GAP_SOURCE_FILES } from './lib/expt-gap-sources.js';
 import { exptGapStats, loadExptGaps } from './lib/expt-gap-stats.js';

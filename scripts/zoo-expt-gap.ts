@@ -22,7 +22,7 @@ import type { MixtureModel } from '../src/ml/mixture/model.js';
 import { mulberry32, shuffleInPlace } from '../src/util/random.js';
 import { ensembleGate } from '../src/services/model-service.js';
 import { SHIPPED_MODELS_DIR, type ShippedModelCard } from '../src/services/shipped-models.js';
-import { fmt, mean, std, table, writeSection } from '../bench/expt-gap-report.js';
+import { fmt, mean, std, table, writeSection } from './lib/expt-gap-doc.js';
 import { GAP_TASK, RECIPE_OPTIONS, gapExperts, recipeFromOptions, trainGapMixture } from './lib/expt-gap-training.js';
 import { GAP_SOURCE_FILES } from './lib/expt-gap-sources.js';
 import { exptGapStats, loadExptGaps } from './lib/expt-gap-stats.js';
@@ -32,7 +32,7 @@ import { taskIndex } from './lib/tasks.js';
 const ZOO_SPLIT_SEED = 20260601;
 
 /** A seeded 80/10/10 split of n rows (Fisher–Yates with mulberry32): test first, then validation, the rest training. */
-export function randomSplit(n: number, seed: number): { train: number[]; val: number[]; test: number[] } {
+function randomSplit(n: number, seed: number): { train: number[]; val: number[]; test: number[] } {
   const order = Array.from({ length: n }, (_, i) => i);
   shuffleInPlace(order, mulberry32(seed));
   const nTest = Math.round(n * 0.1);

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ROOT } from '../src/paths.js';
+import { ROOT } from '../../src/paths.js';
 
 export const DOC = join(ROOT, 'docs', 'expt-gaps.md');
 
