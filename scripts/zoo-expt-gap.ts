@@ -128,7 +128,7 @@ await writeFile(indexPath, `${JSON.stringify(cards, null, 1)}\n`);
 writeSection('zoo', [
   `\`${command}\` (commit ${gitCommit().slice(0, 7)}, ${backend.name}, ${card.metrics.trainSeconds} s) wrote \`models/${file}\` (sha256 ${card.sha256.slice(0, 12)}…, ${bytes.byteLength} bytes):`,
   '',
-  table(['member (split seed)', 'train / val / test compositions', 'val MAE (eV)', 'test MAE (eV)', 'best epoch', 's'],
+  table([`member s (split seed ${ZOO_SPLIT_SEED} + s)`, 'train / val / test compositions', 'val MAE (eV)', 'test MAE (eV)', 'best epoch', 's'],
     perSeed.map((p) => [String(p.seed), `${p.trainRows} / ${p.valRows} / ${p.testRows}`, fmt(p.valMae), fmt(p.testMae), String(p.bestEpoch), fmt(p.seconds, 3)])),
   '',
   `Mean test MAE ${fmt(mean(testMaes))} ± ${fmt(std(testMaes), 2)} eV over the members' own held-out 10 % (random compositions of the merged set, ${fmt(100 * stats.zeroFraction, 3)} % metals). ` +
