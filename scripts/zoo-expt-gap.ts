@@ -20,7 +20,7 @@ import { loadShippedExperts } from '../src/ml/experts/registry.js';
 import { serializeEnsemble } from '../src/ml/mixture/ensemble.js';
 import type { MixtureModel } from '../src/ml/mixture/model.js';
 import { mulberry32, shuffleInPlace } from '../src/util/random.js';
-import { ensembleGate } from '../src/services/model-service.js';
+import { ensembleGate } from '../src/ml/stored-model.js';
 import { SHIPPED_MODELS_DIR, type ShippedModelCard } from '../src/services/shipped-models.js';
 import { fmt, mean, std, table, writeSection } from './lib/expt-gap-doc.js';
 import { GAP_TASK, RECIPE_OPTIONS, gapExperts, recipeFromOptions, trainGapMixture } from './lib/expt-gap-training.js';

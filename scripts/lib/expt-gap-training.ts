@@ -10,7 +10,7 @@ import type { ExpertWeights, ExpertInput } from '../../src/ml/experts/expert-kin
 import { allowedExperts } from '../../src/ml/experts/leakage.js';
 import { predictMixture, type MixtureModel } from '../../src/ml/mixture/model.js';
 import { trainMixture } from '../../src/ml/mixture/trainer.js';
-import { trainingDefaults } from '../../src/services/fine-tune.js';
+import { trainingDefaults } from '../../src/services/fine-tune/admit.js';
 
 /** The task whose leakage rule and quantity these models share: the experimental band gap. */
 export const GAP_TASK = 'expt_bandgap';
