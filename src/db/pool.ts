@@ -39,8 +39,9 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
       try {
         await client.query(`CREATE DATABASE "${name}"`);
       } catch (err) {
-        // Another process created it between our check and our CREATE.
-        if ((err as { code?: string }).code !== '42P04') throw err;
+        // Another process created it between our check and our CREATE (42P04, or 23505 when both raced in the catalog).
+        const code = (err as { code?: string }).code;
+        if (code !== '42P04' && code !== '23505') throw err;
       }
     }
   } finally {
