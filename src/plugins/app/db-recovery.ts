@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { migrate } from '../../db/migrate.js';
 import { ensureDatabase, isSchemaMissing } from '../../db/pool.js';
+import { UnavailableError } from '../../errors.js';
 import { seedShippedModels } from '../../services/shipped-models.js';
 
 /** The shortest pause between two attempts to rebuild the schema. */
@@ -28,5 +29,11 @@ export default fp(async (app) => {
   };
   app.addHook('onError', async (_request, _reply, error) => {
     if (isSchemaMissing(error)) rebuild();
+  });
+  // While the schema is being rebuilt nothing is there to answer from (a shipped model is not seeded yet): 503, retry.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!running || request.url.startsWith('/health/')) return;
+    reply.header('retry-after', '2');
+    throw new UnavailableError('dependency_unavailable', 'PostgreSQL is being restored (its database was missing); retry in a few seconds', { dependency: 'postgres' });
   });
 }, { name: 'db-recovery', dependencies: ['services'] });
