@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -72,5 +74,34 @@ export async function tinyDataset(app: FastifyInstance, name = 'tiny gaps'): Pro
   const split = await app.inject({ method: 'POST', url: `/v1/datasets/${ds.json().id}/splits`, headers: auth, payload: {} });
   if (split.statusCode !== 201 && split.statusCode !== 200) throw new Error(`split failed: ${split.body}`);
   return { dataset: ds.json().id, split: split.json().id };
+}
+
+/** Polls `fn` until it returns a value; fails after `timeoutMs` (a hang guard, not a speed assertion). */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A `matmoe worker` process on the app's database and queue, stopped when the test ends; `output()` is what it logged. */
+export function spawnWorker(t: Pick<TestContext, 'after'>, config: Config, env: Record<string, string> = {}): ChildProcess & { output(): string } {
+  const worker = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], {
+    env: { ...process.env, DATABASE_URL: config.databaseUrl, REDIS_URL: config.redisUrl, QUEUE_PREFIX: config.queuePrefix, LOG_LEVEL: 'warn', TFJS_BACKEND: 'wasm', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  worker.stdout?.on('data', (d) => { out += d; });
+  worker.stderr?.on('data', (d) => { out += d; });
+  t.after(async () => {
+    if (worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await once(worker, 'exit');
+    }
+  });
+  return Object.assign(worker, { output: () => out });
 }
 

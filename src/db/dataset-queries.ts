@@ -46,18 +46,8 @@ export interface DatasetRowRecord {
   externalId: string | null;
 }
 
-export interface NewDataset {
-  owner: string;
-  visibility: Visibility;
-  name: string;
-  property: string;
-  unit: string;
-  contentHash: string;
-  inputKinds: DatasetInputKind[];
-  labelled: boolean;
-  targetStats: TargetStats | null;
-  rows: readonly DatasetRowRecord[];
-}
+/** What is inserted: the record without what the database assigns, plus the rows. */
+export type NewDataset = Omit<DatasetRecord, 'id' | 'nRows' | 'createdAt'> & { rows: readonly DatasetRowRecord[] };
 
 const COLUMNS = `id, owner, visibility, name, property, unit, content_hash AS "contentHash", n_rows AS "nRows", input_kinds AS "inputKinds", labelled,
   target_stats AS "targetStats", created_at AS "createdAt"`;

@@ -1,35 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { test } from 'node:test';
 import { readTaskRows } from '../../scripts/lib/tasks.js';
-import { auth, build } from '../helper.js';
+import { auth, build, spawnWorker, until } from '../helper.js';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('a batch-prediction job screens an unlabelled dataset through a worker process; the output downloads as JSONL and CSV', async (t) => {
   const app = await build(t);
-  let out = '';
-  const worker: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], {
-    env: { ...process.env, DATABASE_URL: app.config.databaseUrl, REDIS_URL: app.config.redisUrl, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn', TFJS_BACKEND: 'wasm' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  worker.stdout?.on('data', (d) => { out += d; });
-  worker.stderr?.on('data', (d) => { out += d; });
-  t.after(async () => {
-    if (worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await once(worker, 'exit');
-    }
-  });
+  const worker = spawnWorker(t, app.config);
+  const out = (): string => worker.output();
+
 
   // 300 formulas with no target column (inputs to screen), and one with oganesson, which the descriptors cannot read.
   const formulas = [...new Set(readTaskRows('expt_bandgap').map((r) => r.formula))].slice(0, 300);
@@ -62,7 +41,7 @@ test('a batch-prediction job screens an unlabelled dataset through a worker proc
     const j = (await app.inject({ url: `/v1/jobs/${id}`, headers: auth })).json();
     return ['completed', 'failed'].includes(j.state) ? j : undefined;
   });
-  assert.equal(job.state, 'completed', `${JSON.stringify(job)}\n${out}`);
+  assert.equal(job.state, 'completed', `${JSON.stringify(job)}\n${out()}`);
   assert.equal(job.result.rows, formulas.length + 1);
   assert.equal(job.result.failedRows, 1);
   assert.equal(job.progress.done, formulas.length + 1);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { XMLValidator } from 'fast-xml-parser';
 import { readTaskRows } from '../../scripts/lib/tasks.js';
 import { trainingDefaults } from '../../src/services/fine-tune/admit.js';
-import { auth, build, TEST_API_KEY } from '../helper.js';
+import { auth, build, spawnWorker, TEST_API_KEY, until } from '../helper.js';
 
 /** The app under test lives in this process, so the CLI must run without blocking its event loop. */
 function runCli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
@@ -16,31 +15,12 @@ function runCli(args: string[]): Promise<{ status: number; stdout: string; stder
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('end to end: upload a real dataset, split it, fine-tune through the queue and a worker process, predict, cancel', async (t) => {
   const app = await build(t);
-  let out = '';
-  const worker: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], {
-    env: { ...process.env, DATABASE_URL: app.config.databaseUrl, REDIS_URL: app.config.redisUrl, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn', TFJS_BACKEND: 'wasm' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  worker.stdout?.on('data', (d) => { out += d; });
-  worker.stderr?.on('data', (d) => { out += d; });
-  t.after(async () => {
-    if (worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await once(worker, 'exit');
-    }
-  });
+  const worker = spawnWorker(t, app.config);
+  const out = (): string => worker.output();
+
 
   const get = async (url: string) => (await app.inject({ url, headers: auth })).json();
   // 48 real 2D crystals with their optB88vdW band gaps.
@@ -89,7 +69,7 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
       return ['completed', 'failed'].includes(j.state) ? j : undefined;
     });
     const j = job as unknown as { state: string; backend: string; progress: { epoch: number; gate: unknown[] } };
-    assert.equal(j.state, 'completed', `${JSON.stringify(job)}\n${out}`);
+    assert.equal(j.state, 'completed', `${JSON.stringify(job)}\n${out()}`);
     assert.equal(j.backend, 'wasm');
     assert.equal(j.progress.epoch, 4);
     assert.equal(j.progress.gate.length, 2);
@@ -188,7 +168,7 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
       const j = await get(`/v1/jobs/${fJob.json().id}`);
       return ['completed', 'failed'].includes(j.state) ? j : undefined;
     });
-    assert.equal(fDone.state, 'completed', `${JSON.stringify(fDone)}\n${out}`);
+    assert.equal(fDone.state, 'completed', `${JSON.stringify(fDone)}\n${out()}`);
     const fModel = await get(`/v1/models/${fDone.result.model}`);
     assert.equal(fModel.name, fJob.json().payload.name);
     assert.equal(fModel.config.loss, 'l1');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { createRedis } from '../../src/queue/connection.js';
 import { startJobRunner } from '../../src/queue/job-runner.js';
-import { auth, build, tinyDataset } from '../helper.js';
+import { auth, build, tinyDataset, until } from '../helper.js';
 import { freePort, OwnRedis } from './services.js';
 
 /** Resolves with `p`, or fails the test if it has not settled within `ms` (a hang guard, not a speed assertion). */
@@ -16,15 +16,6 @@ async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('Redis faults: jobs exist exactly once, as the client sees them', async (t) => {
   const redis = new OwnRedis(await freePort());

@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { restartDelay } from '../../src/processes/supervisor.js';
-import { dropIsolated, isolatedConfig } from '../helper.js';
+import { dropIsolated, isolatedConfig, until } from '../helper.js';
 import { freePort } from '../faults/services.js';
 
 test('restart delays double with the crashes of the last five minutes and never give up', () => {
@@ -23,15 +23,6 @@ function workerPids(parent: number): number[] {
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('npm start: a worker killed with SIGKILL again and again is restarted, and the API keeps serving', async (t) => {
   const config = isolatedConfig();
