@@ -102,8 +102,8 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
   const members = opts.members ?? 3;
   const seed = opts.seed ?? 0;
   if (!Number.isInteger(members) || members < 1) throw new RangeError(`members must be an integer ≥ 1 (got ${members})`);
-  const trainTargets = train.map((r) => data.targets[r]);
-  const profile = targetProfile(trainTargets, nativeTransform);
+  // Training and validation targets decide which transforms can apply (ln of a validation 0 would fail).
+  const profile = targetProfile([...train, ...val].map((r) => data.targets[r]), nativeTransform);
   const targetMin = opts.targetMin === undefined || opts.targetMin === 'auto' ? (profile.min >= 0 ? 0 : null) : opts.targetMin;
 
   // Only training and validation targets reach a trainer: the rest are blanked.
@@ -120,13 +120,21 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
   try {
     const candidates: CandidateResult[] = [];
     const skipped: SkippedRecipe[] = [];
+    // A candidate that fails is recorded and passed over; only when none trains does the split fail.
     const runRound = async (recipes: Recipe[], round: 1 | 2) => {
       const done = await Promise.all(recipes.map(async (r) => {
-        const c = candidateOf(r, round, await train1(r, seed));
-        opts.onCandidate?.(c);
-        return c;
+        try {
+          const c = candidateOf(r, round, await train1(r, seed));
+          opts.onCandidate?.(c);
+          return c;
+        } catch (err) {
+          if (opts.signal?.aborted) throw err;
+          skipped.push({ name: r.name, reason: `failed: ${(err as Error).message}` });
+          return null;
+        }
       }));
-      candidates.push(...done);
+      candidates.push(...done.filter((c): c is CandidateResult => c !== null));
+      if (candidates.length === 0) throw new Error(`no candidate recipe trained (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`);
     };
     const best = () => candidates.reduce((a, b) => (b.valMae < a.valMae ? b : a));
     const maxCandidates = opts.maxCandidates ?? 5;

@@ -1,7 +1,7 @@
 /**
  * The shape of a training target, which decides the candidate recipes that can apply: a log transform only for a
  * positive (or non-negative, via ln(1+y)) skewed target, an MSE loss for a heavy-tailed one, and a lower bound of 0
- * when no training target is negative. Read from training rows only.
+ * when no target is negative. Read from training and validation rows (never test rows).
  */
 import { forwardTransform, type TargetTransform } from '../mixture/output.js';
 
