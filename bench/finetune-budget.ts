@@ -4,7 +4,7 @@
  * wall time; test rows are read only after training, for the printed MAE and interval coverage.
  *
  *   node --import tsx bench/finetune-budget.ts [--task mp_poisson_ratio] [--seed 0] [--members 3] [--parallel 2]
- *        [--epochs 300] [--patience 100] [--basis structure|composition]
+ *        [--epochs 200] [--patience 50] [--basis structure|composition]
  */
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ import { allowedExperts } from '../src/ml/experts/leakage.js';
 import { loadShippedExperts } from '../src/ml/experts/registry.js';
 import { transformOfLabel, inverseTransform } from '../src/ml/mixture/output.js';
 import { childProcessRunner } from '../src/ml/recipes/child-runner.js';
+import { CANDIDATE_PROTOCOL } from '../src/ml/recipes/candidates.js';
 import { heldOutReport, predictCalibrated } from '../src/ml/recipes/evaluate.js';
 import { trainSplitEnsemble } from '../src/ml/recipes/split-ensemble.js';
 import { readSplit, readTaskRows, taskIndex, taskInputs } from '../scripts/lib/tasks.js';
@@ -24,8 +25,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '0' },
     members: { type: 'string', default: '3' },
     parallel: { type: 'string', default: '2' },
-    epochs: { type: 'string', default: '300' },
-    patience: { type: 'string', default: '100' },
+    epochs: { type: 'string', default: String(CANDIDATE_PROTOCOL.epochs) },
+    patience: { type: 'string', default: String(CANDIDATE_PROTOCOL.patience) },
     basis: { type: 'string', default: 'structure' },
   },
 });

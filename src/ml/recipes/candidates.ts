@@ -74,7 +74,7 @@ export interface Protocol {
   k: number;
 }
 
-export const CANDIDATE_PROTOCOL: Protocol = { epochs: 300, patience: 100, k: 2 };
+export const CANDIDATE_PROTOCOL: Protocol = { epochs: 200, patience: 50, k: 2 };
 
 /** Expert keys per pool (composition experts already filtered by the leakage rule). */
 export interface PoolKeys {
