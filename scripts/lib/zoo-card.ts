@@ -8,20 +8,19 @@ import { predictMixture, type MixtureModel } from '../../src/ml/mixture/model.js
 import type { ExpertInput } from '../../src/ml/experts/expert-kind.js';
 import { calibratedValues, type Calibration } from '../../src/ml/uncertainty/calibration.js';
 import { heldOutReport } from '../../src/ml/recipes/evaluate.js';
-import type { CandidateResult, SplitEnsemble } from '../../src/ml/recipes/split-ensemble.js';
-import type { Recipe } from '../../src/ml/recipes/candidates.js';
+import type { SplitEnsemble } from '../../src/ml/recipes/split-ensemble.js';
+import { candidateSummary, type CandidateSummary } from '../../src/ml/recipes/summary.js';
 import type { ShippedModelCard } from '../../src/services/shipped-models.js';
 
 /** Bumped when a card's meaning changes; `--skip-done` keeps cards of this version. */
 export const ZOO_VERSION = 2;
 
-/** A candidate as the card keeps it: its recipe, its training record, and its test MAE for the report. */
-export type CandidateRecord = Recipe &
-  Omit<CandidateResult, 'recipe' | 'model' | 'valRaw'> & {
-    /** Looked at once, after the choice, for the report: physical units and the paper's units (after its transform). */
-    testMae: number;
-    testMaePaperUnits: number;
-  };
+/** A candidate as the card keeps it: its summary, and its test MAE for the report. */
+export type CandidateRecord = CandidateSummary & {
+  /** Looked at once, after the choice, for the report: physical units and the paper's units (after its transform). */
+  testMae: number;
+  testMaePaperUnits: number;
+};
 
 export interface SplitRecord {
   split: number;
@@ -82,8 +81,7 @@ function maes(pred: ArrayLike<number>, targets: readonly number[], native: Targe
 export function splitRecord(split: number, e: SplitEnsemble, testInputs: readonly ExpertInput[], testTargets: readonly number[], native: TargetTransform): SplitRecord {
   const candidates = e.candidates.map((c): CandidateRecord => {
     const m = maes(physicalValues(memberOutput(c.model), predictMixture(c.model, testInputs)), testTargets, native);
-    const { recipe, model: _model, valRaw: _valRaw, ...run } = c;
-    return { ...recipe, ...run, testMae: m.phys, testMaePaperUnits: m.paper };
+    return { ...candidateSummary(c), testMae: m.phys, testMaePaperUnits: m.paper };
   });
   const raw = e.members.map((m) => predictMixture(m, testInputs));
   const values = calibratedValues({ members: e.members.map(memberOutput), raw }, e.calibration, 0.9);

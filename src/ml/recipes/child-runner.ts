@@ -15,7 +15,7 @@ import { JobQueue, type RunnerDataset, type TrainJob, type TrainJobResult, type 
 import type { ChildMessage, ParentMessage } from './train-child.js';
 
 export interface ChildRunnerOptions {
-  /** Children (default: the machine's cores, at most 2 per the project's machines... capped by availableParallelism). */
+  /** Children training at once (default: the machine's cores). */
   parallel?: number;
   maxJobsPerChild?: number;
   /** Backend the children initialise (default: the parent's, else wasm). */
