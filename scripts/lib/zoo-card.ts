@@ -83,18 +83,23 @@ export function splitRecord(split: number, e: SplitEnsemble, testInputs: readonl
     const m = maes(physicalValues(memberOutput(c.model), predictMixture(c.model, testInputs)), testTargets, native);
     return { ...candidateSummary(c), testMae: m.phys, testMaePaperUnits: m.paper };
   });
-  const raw = e.members.map((m) => predictMixture(m, testInputs));
-  const values = calibratedValues({ members: e.members.map(memberOutput), raw }, e.calibration, 0.9);
-  const report = heldOutReport(values, testTargets);
-  const m = maes(values.map((v) => v.value), testTargets, native);
   return {
     split,
     chosen: e.chosen.name,
     candidates,
     skipped: e.skipped,
-    ensemble: { members: e.members.length, testMae: m.phys, testMaePaperUnits: m.paper, coverage90: report.coverage, meanWidth90: report.meanWidth, valRows: e.calibrationSet.targets.length, testRows: testTargets.length },
+    ensemble: ensembleRecord(e.members, e.calibration, e.calibrationSet.targets.length, testInputs, testTargets, native),
     seconds: e.seconds,
   };
+}
+
+/** A split's members together on its test rows, read with the split's own calibration (its validation rows). */
+export function ensembleRecord(members: readonly MixtureModel[], calibration: Calibration, valRows: number, testInputs: readonly ExpertInput[], testTargets: readonly number[], native: TargetTransform): SplitRecord['ensemble'] {
+  const raw = members.map((m) => predictMixture(m, testInputs));
+  const values = calibratedValues({ members: members.map(memberOutput), raw }, calibration, 0.9);
+  const report = heldOutReport(values, testTargets);
+  const m = maes(values.map((v) => v.value), testTargets, native);
+  return { members: members.length, testMae: m.phys, testMaePaperUnits: m.paper, coverage90: report.coverage, meanWidth90: report.meanWidth, valRows, testRows: testTargets.length };
 }
 
 export function basisSummary(splits: readonly SplitRecord[]): BasisCard['summary'] {

@@ -10,9 +10,9 @@ function normal(rnd: () => number): number {
 
 /**
  * A heteroscedastic world: each input has a noise level σ_i; the truth is y = μ_i + σ_i ε, and three members of one
- * group scatter around μ_i with a spread proportional to σ_i. Members output raw values with `transform` applied.
+ * group scatter around μ_i with a spread proportional to σ_i.
  */
-function world(n: number, seed: number, transform: 'none' | 'log' = 'none'): CalibrationSet {
+function world(n: number, seed: number): CalibrationSet {
   const rnd = mulberry32(seed);
   const targets: number[] = [];
   const raw: Float32Array[] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
@@ -20,10 +20,10 @@ function world(n: number, seed: number, transform: 'none' | 'log' = 'none'): Cal
     const mu = 2 + 3 * rnd();
     const sigma = 0.05 + 0.5 * rnd();
     const y = mu + sigma * normal(rnd);
-    targets.push(transform === 'log' ? Math.exp(y) : y);
+    targets.push(y);
     for (const r of raw) r[i] = mu + 0.6 * sigma * normal(rnd);
   }
-  const members = raw.map(() => ({ transform, min: transform === 'log' ? 0 : null, group: 0 }));
+  const members = raw.map(() => ({ transform: 'none' as const, min: null, group: 0 }));
   return { members, raw, targets };
 }
 
@@ -68,11 +68,26 @@ test('members that always agree still get an interval: the spread floor s0 is fi
   assert.ok(fitSpreadFloor([1, -2, 0.5, 3, -0.2], [1, 2, 0.5, 3, 0.2]) < 0.1);
 });
 
-test('members trained on ln(y): intervals are built in ln space, so they are positive and multiplicative', () => {
-  const cal = fitCalibration([world(1500, 4, 'log')]);
+/** Members trained on ln(y) that agree with each other, on targets spread over three decades with 10 % noise. */
+function decades(n: number, seed: number, noise: (y: number, rnd: () => number) => number): CalibrationSet {
+  const rnd = mulberry32(seed);
+  const targets: number[] = [];
+  const raw = [new Float32Array(n), new Float32Array(n)];
+  for (let i = 0; i < n; i++) {
+    const y = Math.exp(7 * rnd());
+    targets.push(noise(y, rnd));
+    raw[0][i] = Math.log(y);
+    raw[1][i] = Math.log(y) + 0.01 * normal(rnd);
+  }
+  return { members: raw.map(() => ({ transform: 'log' as const, min: 0, group: 0 })), raw, targets };
+}
+
+test('members trained on ln(y) with multiplicative errors: intervals are built in ln space, positive and multiplicative', () => {
+  const relative = (y: number, rnd: () => number) => y * Math.exp(0.1 * normal(rnd));
+  const cal = fitCalibration([decades(1500, 4, relative)]);
   assert.equal(cal.space, 'log');
   assert.deepEqual(cal.bound, { min: 0, method: 'log-transform' });
-  const fresh = world(2000, 5, 'log');
+  const fresh = decades(2000, 5, relative);
   const values = calibratedValues(fresh, cal, 0.9);
   const cov = intervalCoverage(values, fresh.targets);
   assert.ok(Math.abs(cov - 0.9) < 0.03, `coverage ${cov}`);
@@ -81,6 +96,19 @@ test('members trained on ln(y): intervals are built in ln space, so they are pos
     // Symmetric in ln: value² = low · high.
     assert.ok(Math.abs(v.value ** 2 / (v.interval[0] * v.interval[1]) - 1) < 1e-9);
   }
+});
+
+test('members trained on ln(y) with additive errors near 0: intervals stay in physical units and narrow', () => {
+  // Band-gap-like: values down to 1e-3 with errors of ±0.3 whatever the value; ln-space intervals would explode.
+  const additive = (y: number, rnd: () => number) => Math.max(1e-4, y / 200 + 0.3 * normal(rnd));
+  const shrink = (s: CalibrationSet): CalibrationSet => ({ ...s, raw: s.raw.map((r) => Float32Array.from(r, (z) => z - Math.log(200))) });
+  const cal = fitCalibration([shrink(decades(1500, 6, additive))]);
+  assert.equal(cal.space, 'none');
+  assert.deepEqual(cal.bound, { min: 0, method: 'clamp' });
+  const fresh = shrink(decades(2000, 7, additive));
+  const values = calibratedValues(fresh, cal, 0.9);
+  assert.ok(Math.abs(intervalCoverage(values, fresh.targets) - 0.9) < 0.03);
+  assert.ok(values.every((v) => v.interval[1] - v.interval[0] < 2 && v.interval[0] >= 0));
 });
 
 test('splits pool into one calibration; each row is read with the members of its own group', () => {

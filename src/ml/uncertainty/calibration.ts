@@ -53,17 +53,17 @@ export interface CalibrationSet extends MemberPredictions {
   targets: ArrayLike<number>;
 }
 
-/** The space the members share: their common transform, else plain physical units. */
-export function calibrationSpace(members: MemberPredictions['members']): TargetTransform {
+/** The spaces a calibration may use: plain physical units, and the members' common transform where they share one. */
+export function calibrationSpaces(members: MemberPredictions['members']): TargetTransform[] {
   const t = members[0]?.transform ?? 'none';
-  return members.every((m) => m.transform === t) ? t : 'none';
+  return t !== 'none' && members.every((m) => m.transform === t) ? ['none', t] : ['none'];
 }
 
-/** The common lower bound of the members (null when one has none), and how it is kept. */
-export function calibrationBound(members: MemberPredictions['members']): Calibration['bound'] {
+/** The members' common lower bound (null when one has none), and how answers keep it in `space`. */
+export function calibrationBound(members: MemberPredictions['members'], space: TargetTransform): Calibration['bound'] {
   if (members.length === 0 || members.some((m) => m.min === null)) return null;
   const min = Math.max(...members.map((m) => m.min as number));
-  return { min, method: min <= 0 && members.every((m) => m.transform === 'log') ? 'log-transform' : 'clamp' };
+  return { min, method: min <= 0 && space === 'log' ? 'log-transform' : 'clamp' };
 }
 
 /** Centre and within-group spread of every input in `space`. */
@@ -108,11 +108,8 @@ export function fitSpreadFloor(residuals: ArrayLike<number>, spreads: ArrayLike<
   return best.s0;
 }
 
-/** Fits the calibration on held-out rows, one set per split (each predicted only by the members trained on that split). */
-export function fitCalibration(sets: readonly CalibrationSet[]): Calibration {
-  const members = sets.flatMap((s) => s.members);
-  if (sets.length === 0 || members.length === 0) throw new RangeError('calibration needs at least one set of member predictions');
-  const space = calibrationSpace(members);
+/** The calibration in one space: residuals and spreads of every set's rows, s0 by likelihood, sorted scores. */
+function fitInSpace(sets: readonly CalibrationSet[], space: TargetTransform): Calibration {
   const residuals: number[] = [];
   const spreads: number[] = [];
   for (const s of sets) {
@@ -127,8 +124,36 @@ export function fitCalibration(sets: readonly CalibrationSet[]): Calibration {
   if (residuals.some((r) => !Number.isFinite(r))) throw new RangeError(`a calibration target cannot be read in the ${space} space`);
   const s0 = fitSpreadFloor(residuals, spreads);
   const scores = residuals.map((r, i) => Math.abs(r) / Math.sqrt(spreads[i] ** 2 + s0 ** 2)).sort((a, b) => a - b);
-  const perGroup = sets.map((s) => s.members.length);
-  return { method: CALIBRATION_METHOD, space, s0, scores, bound: calibrationBound(members), membersPerGroup: Math.min(...perGroup) };
+  const members = sets.flatMap((x) => x.members);
+  return { method: CALIBRATION_METHOD, space, s0, scores, bound: calibrationBound(members, space), membersPerGroup: Math.min(...sets.map((x) => x.members.length)) };
+}
+
+/** Mean width (physical units) of the 90 % intervals a calibration gives its own rows. */
+function meanWidth(sets: readonly CalibrationSet[], c: Calibration): number {
+  let sum = 0;
+  let n = 0;
+  for (const s of sets) {
+    for (const v of calibratedValues(s, c, 0.9)) {
+      sum += v.interval[1] - v.interval[0];
+      n++;
+    }
+  }
+  return sum / n;
+}
+
+/**
+ * Fits the calibration on held-out rows, one set per split (each predicted only by the members trained on that
+ * split). Members trained on ln(y) may be calibrated in ln space (multiplicative intervals) or in physical units;
+ * the space whose 90 % intervals are narrower on these rows is kept: ln-space intervals suit values spread over
+ * decades but explode for values near 0 (a band gap of 0.0001 eV).
+ */
+export function fitCalibration(sets: readonly CalibrationSet[]): Calibration {
+  const members = sets.flatMap((s) => s.members);
+  if (sets.length === 0 || members.length === 0) throw new RangeError('calibration needs at least one set of member predictions');
+  const fits = calibrationSpaces(members).map((space) => fitInSpace(sets, space));
+  if (fits.length === 1) return fits[0];
+  const widths = fits.map((c) => meanWidth(sets, c));
+  return widths[1] <= widths[0] ? fits[1] : fits[0];
 }
 
 /**
