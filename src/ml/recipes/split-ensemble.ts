@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { ExpertInput, ExpertWeights } from '../experts/expert-kind.js';
 import type { MixtureConfig } from '../mixture/config.js';
 import type { MixtureModel } from '../mixture/model.js';
+import type { EpochProgress } from '../mixture/trainer.js';
 import { memberOutput, type Basis, type TargetTransform } from '../mixture/output.js';
 import { fitCalibration, type Calibration, type CalibrationSet } from '../uncertainty/calibration.js';
 import { CANDIDATE_PROTOCOL, firstRound, recipe, recipeConfig, secondRound, type PoolKeys, type Protocol, type Recipe, type SkippedRecipe } from './candidates.js';
@@ -52,6 +53,8 @@ export interface EnsembleOptions {
   runner?: TrainRunner;
   priority?: number;
   onCandidate?(c: CandidateResult): void;
+  /** Per-epoch progress of every run (candidate or extra member), with the recipe and seed it trains. */
+  onEpoch?(run: { recipe: string; seed: number }, p: EpochProgress): void;
   signal?: AbortSignal;
 }
 
@@ -109,13 +112,18 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
   // Only training and validation targets reach a trainer: the rest are blanked.
   const targets = new Float64Array(data.targets.length).fill(Number.NaN);
   for (const r of [...train, ...val]) targets[r] = data.targets[r];
+  if (opts.basis === 'structure' && opts.experts.cgcnn.length === 0) throw new RangeError('structure members need crystal-graph experts');
+  if (opts.basis === 'composition' && opts.experts.composition.length === 0) throw new RangeError('composition members need composition experts');
   const pools = opts.basis === 'structure' ? opts.experts : { cgcnn: [], composition: opts.experts.composition };
   const keys = keysOf(pools);
   const runner = opts.runner ?? inProcessRunner();
   const dataset = randomUUID();
   runner.addDataset({ id: dataset, inputs: data.inputs, targets, experts: [...pools.cgcnn, ...pools.composition] });
   const extra: Partial<MixtureConfig> = { ...opts.extra, seed, targetMin, basis: opts.basis, ensembleGroup: opts.group ?? 0 };
-  const train1 = (r: Recipe, s: number) => runner.run({ dataset, config: { ...recipeConfig(r, keys, protocol, extra), seed: s }, split: { train, val }, priority: opts.priority, signal: opts.signal });
+  const train1 = (r: Recipe, s: number) => {
+    const onEpoch = opts.onEpoch ? (p: EpochProgress) => opts.onEpoch!({ recipe: r.name, seed: s }, p) : undefined;
+    return runner.run({ dataset, config: { ...recipeConfig(r, keys, protocol, extra), seed: s }, split: { train, val }, priority: opts.priority, signal: opts.signal, onEpoch });
+  };
 
   try {
     const candidates: CandidateResult[] = [];
