@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { ROOT } from '../src/paths.js';
 import type { TaskMeta } from '../scripts/lib/tasks.js';
 import { type MixtureMode } from '../src/ml/mixture/config.js';
+import { loadZooCards, renderZoo } from './zoo-report.js';
 
 const RESULTS = join(ROOT, 'bench', 'results', 'paper.json');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
@@ -249,6 +250,7 @@ export function writeDoc(records: RunRecord[], index: TaskMeta[], expertKeys: st
   doc = replaceSection(doc, 'paper', '## Paper reproduction', renderSection(records, index, expertKeys));
   const composition = new Set(expertKeys.slice(CGCNN_COUNT));
   doc = replaceSection(doc, 'paper-composition', '## Composition experts: alone on formula-only tasks, and beside the structure experts', renderComposition(records, index, composition));
+  doc = replaceSection(doc, 'zoo', '## Recipes chosen on validation: the shipped models over the 5 published splits', renderZoo(loadZooCards(), index, records));
   mkdirSync(dirname(DOC), { recursive: true });
   writeFileSync(DOC, doc);
 }

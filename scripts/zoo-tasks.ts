@@ -1,111 +1,199 @@
 /**
- * Trains the shipped models: one per available paper task, named by its task key, each an ensemble of 5 mixtures
- * (one per published split, seeds 0-4) over the composition experts allowed for the task (no leakage), so that a
- * formula alone is enough to ask for a prediction and the spread of the 5 members is the reported uncertainty.
- * Writes models/<task>.matmoe and models/index.json; the service seeds them into Postgres at start.
+ * Trains the shipped models: one per available paper task, named by its task key. A structure task's model holds two
+ * groups of members: structure members (mixtures over the 18 CGCNN experts, with the leakage-allowed composition
+ * experts where validation prefers them) and composition members (composition experts only); formula-only tasks hold
+ * composition members only. For every published split (seeds 0-4) and basis the recipe is chosen on that split's
+ * validation rows (src/ml/recipes: candidates trained on the training rows, scored by validation MAE in physical
+ * units), then `--members` seeds of it are trained and calibrated on the validation rows. The model answers in the
+ * physical unit (targets the paper stores as ln(y) are read back to y, and members record the transform they trained
+ * on); test rows are looked at once, after everything is trained, for the report in the card.
  *
- *   node --import tsx scripts/zoo-tasks.ts [--only expt_bandgap,mp_phonons] [--epochs 300] [--patience 100] [--k 2]
- *        [--loss mse|l1] [--warmup EPOCHS] [--gate-init equal|probe|probe-kinds] [--seeds 0-4]
+ *   node --import tsx scripts/zoo-tasks.ts [--only a,b] [--skip-done] [--seeds 0-4] [--epochs 300] [--patience 100]
+ *        [--members 2] [--composition-members 3] [--parallel 2] [--max-candidates 5] [--tasks-at-once 2] [--no-commit]
  *
- * Deterministic for the same experts, options and backend (seeded initialisation, shuffling and gate tie order).
+ * Trainings run in child processes (one per core, `--parallel`); tasks are worked on in order (tasks with a paper
+ * value first), the next starting while the last jobs of one finish. Each finished task writes models/<task>.matmoe,
+ * its card in models/index.json and is committed at once, with the command and code commit in the card.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseFormula } from '../src/chem/formula.js';
 import { initBackend } from '../src/ml/backend.js';
 import { loadShippedExperts } from '../src/ml/experts/registry.js';
 import { allowedExperts } from '../src/ml/experts/leakage.js';
-import { serializeEnsemble } from '../src/ml/mixture/ensemble.js';
 import type { ExpertInput } from '../src/ml/experts/expert-kind.js';
-import { predictMixture, type MixtureModel } from '../src/ml/mixture/model.js';
-import { readSplit, readTaskRows, taskIndex } from './lib/tasks.js';
-import { trainMixture } from '../src/ml/mixture/trainer.js';
+import { serializeEnsemble } from '../src/ml/mixture/ensemble.js';
+import { inverseTransform, memberOutput, physicalValues, transformOfLabel, type Basis } from '../src/ml/mixture/output.js';
+import { predictMixture } from '../src/ml/mixture/model.js';
+import { childProcessRunner } from '../src/ml/recipes/child-runner.js';
+import { CANDIDATE_PROTOCOL } from '../src/ml/recipes/candidates.js';
+import { trainSplitEnsemble, type SplitEnsemble } from '../src/ml/recipes/split-ensemble.js';
+import { fitCalibration } from '../src/ml/uncertainty/calibration.js';
 import { ensembleGate } from '../src/ml/stored-model.js';
-import { SHIPPED_MODELS_DIR, type ShippedModelCard } from '../src/services/shipped-models.js';
-import { type GateInit } from '../src/ml/mixture/config.js';
+import { SHIPPED_MODELS_DIR } from '../src/services/shipped-models.js';
+import { readSplit, readTaskRows, taskIndex, taskInputs, type TaskMeta } from './lib/tasks.js';
+import { codeRevision, commitFiles } from './lib/git-commit.js';
+import { basisSummary, compactCalibration, memberOrder, splitRecord, ZOO_VERSION, type BasisCard, type ZooCard } from './lib/zoo-card.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     only: { type: 'string' },
-    epochs: { type: 'string', default: '300' },
-    patience: { type: 'string', default: '100' },
-    k: { type: 'string', default: '2' },
+    'skip-done': { type: 'boolean', default: false },
     seeds: { type: 'string', default: '0-4' },
-    loss: { type: 'string', default: 'mse' },
-    warmup: { type: 'string', default: '0' },
-    'gate-init': { type: 'string', default: 'equal' },
+    epochs: { type: 'string', default: String(CANDIDATE_PROTOCOL.epochs) },
+    patience: { type: 'string', default: String(CANDIDATE_PROTOCOL.patience) },
+    k: { type: 'string', default: String(CANDIDATE_PROTOCOL.k) },
+    members: { type: 'string', default: '2' },
+    'composition-members': { type: 'string', default: '3' },
+    parallel: { type: 'string', default: '2' },
+    'max-candidates': { type: 'string', default: '5' },
+    'tasks-at-once': { type: 'string', default: '2' },
+    'no-commit': { type: 'boolean', default: false },
   },
 });
-const epochs = Number(values.epochs);
-const patience = Number(values.patience);
-const k = Number(values.k);
-const loss = values.loss as 'mse' | 'l1';
-const gateWarmup = Number(values.warmup);
-const gateInit = values['gate-init'] as GateInit;
 const [s0, s1] = values.seeds!.split('-').map(Number);
 const seeds = Array.from({ length: (s1 ?? s0) - s0 + 1 }, (_, i) => s0 + i);
-
+const protocol = { epochs: Number(values.epochs), patience: Number(values.patience), k: Number(values.k) };
+const membersOf = (b: Basis) => Number(b === 'structure' ? values.members : values['composition-members']);
+const command = `npm run zoo:tasks -- ${process.argv.slice(2).filter((a) => a !== '--').join(' ')}`.trim();
+const revision = codeRevision();
 const backend = await initBackend('wasm');
-const experts = await loadShippedExperts('composition');
-// Availability is the index's `available` flag: some task files (jarvis_3d_gap_tbmbj_comp) have no `file` entry.
-const tasks = taskIndex().filter((t) => t.available && (!values.only || values.only.split(',').includes(t.key)));
-if (tasks.length === 0) throw new Error(`no available task matches --only ${values.only}`);
+const cgcnn = await loadShippedExperts('cgcnn');
+const composition = await loadShippedExperts('composition');
+const allExperts = [...cgcnn, ...composition];
+
 await mkdir(SHIPPED_MODELS_DIR, { recursive: true });
 const indexPath = join(SHIPPED_MODELS_DIR, 'index.json');
-const cards: ShippedModelCard[] = existsSync(indexPath) ? (JSON.parse(await readFile(indexPath, 'utf8')) as ShippedModelCard[]) : [];
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const std = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
+const cards: ZooCard[] = existsSync(indexPath) ? (JSON.parse(await readFile(indexPath, 'utf8')) as ZooCard[]) : [];
+const done = new Set(cards.filter((c) => c.zooVersion === ZOO_VERSION).map((c) => c.name));
+// Tasks with a paper value first (what the report is measured on), then the others; smaller tasks first within each.
+const tasks = taskIndex()
+  .filter((t) => t.available && (!values.only || values.only.split(',').includes(t.key)) && !(values['skip-done'] && done.has(t.key)))
+  .sort((a, b) => Number(a.moe18_mae === null) - Number(b.moe18_mae === null) || Number(!a.has_structures) - Number(!b.has_structures) || (a.rows ?? 0) - (b.rows ?? 0));
+if (tasks.length === 0) throw new Error(`no available task left to train (--only ${values.only ?? 'all'}${values['skip-done'] ? ', --skip-done' : ''})`);
+process.stdout.write(`zoo: ${tasks.length} tasks (${tasks.map((t) => t.key).join(', ')}), ${command}, code ${revision.commit.slice(0, 10)}${revision.dirty ? ' (dirty)' : ''}\n`);
 
-for (const task of tasks) {
+const runner = childProcessRunner({ parallel: Number(values.parallel) });
+const tZoo = performance.now();
+let writing: Promise<unknown> = Promise.resolve();
+
+async function trainTask(meta: TaskMeta, rank: number): Promise<void> {
   const t0 = performance.now();
-  const rows = readTaskRows(task.key);
-  const inputs: ExpertInput[] = rows.map((r) => ({ formula: r.formula }));
-  const targets = Float64Array.from(rows, (r) => r.target);
-  const allowed = allowedExperts(task.key, experts);
-  const members: MixtureModel[] = [];
-  const perSeed: { seed: number; valMae: number; testMae: number; bestEpoch: number }[] = [];
-  let parity = { targets: [] as number[], predictions: [] as number[] };
-  const trainingElements = new Set<string>();
-  for (const seed of seeds) {
-    const split = readSplit(task.key, seed);
-    const r = await trainMixture({ inputs, targets, split }, { experts: allowed.map((e) => e.key), k: Math.min(k, allowed.length), epochs, patience, seed, gateTieBreak: 'seeded', loss, gateWarmup, gateInit }, { experts: allowed });
-    members.push(r.model);
-    perSeed.push({ seed, valMae: r.valMae, testMae: r.testMae ?? NaN, bestEpoch: r.bestEpoch + 1 });
-    for (const i of split.train) for (const el of Object.keys(parseFormula(rows[i].formula).amounts)) trainingElements.add(el);
-    if (seed === seeds[0]) {
-      parity = { targets: split.test.map((i) => rows[i].target), predictions: Array.from(predictMixture(r.model, split.test.map((i) => inputs[i]))) };
-    }
-    process.stdout.write(`${task.key} seed ${seed}: val MAE ${r.valMae.toPrecision(4)}, test MAE ${r.testMae?.toPrecision(4)} (best epoch ${r.bestEpoch + 1}) ${r.model.gateWeights.map((w, i) => `${r.model.experts[i].key} ${w.toFixed(2)}`).join(', ')}\n`);
+  const native = transformOfLabel(meta.transform);
+  const rows = readTaskRows(meta.key);
+  // The paper stores some targets transformed (ln); models learn and answer the physical value.
+  const targets = rows.map((r) => inverseTransform(native, r.target));
+  const bases: Basis[] = meta.has_structures ? ['structure', 'composition'] : ['composition'];
+  const inputsOf: Record<Basis, ExpertInput[]> = {
+    structure: meta.has_structures ? taskInputs(rows) : [],
+    composition: rows.map((r) => ({ formula: r.formula })),
+  };
+  const pools = { cgcnn, composition: allowedExperts(meta.key, composition) };
+  const splits = seeds.map((s) => readSplit(meta.key, s));
+  const ensembles: Partial<Record<Basis, SplitEnsemble[]>> = {};
+  await Promise.all(bases.map(async (basis) => {
+    ensembles[basis] = await Promise.all(seeds.map((seed, i) =>
+      trainSplitEnsemble(
+        { inputs: inputsOf[basis], targets, split: { train: splits[i].train, val: splits[i].val } },
+        {
+          basis, experts: pools, members: membersOf(basis), nativeTransform: native, protocol, seed, group: seed, runner, priority: rank,
+          maxCandidates: Number(values['max-candidates']),
+          onCandidate: (c) => process.stdout.write(`${meta.key} ${basis} split ${seed}: ${c.recipe.name} val MAE ${c.valMae.toPrecision(4)} ${meta.unit} (best epoch ${c.bestEpoch + 1}/${c.epochsRun}, ${c.seconds.toFixed(0)} s)\n`),
+        },
+      )));
+  }));
+
+  // Everything is trained: test rows are read now, once, for the report.
+  const basisCards: Partial<Record<Basis, BasisCard>> = {};
+  const { members, indices } = memberOrder(ensembles);
+  for (const basis of bases) {
+    const list = ensembles[basis]!;
+    const records = list.map((e, i) => splitRecord(seeds[i], e, splits[i].test.map((r) => inputsOf[basis][r]), splits[i].test.map((r) => targets[r]), native));
+    const basisMembers = list.flatMap((e) => e.members);
+    basisCards[basis] = {
+      members: indices[basis]!,
+      calibration: compactCalibration(fitCalibration(list.map((e) => e.calibrationSet))),
+      experts: ensembleGate(basisMembers),
+      splits: records,
+      summary: basisSummary(records),
+    };
   }
-  // Members keep only what fine-tuning changed; the rest is read from the shipped experts at load time.
-  const bytes = serializeEnsemble(members, (key, sha) => experts.find((e) => e.key === key && e.baseSha256 === sha)?.weights);
-  const file = `${task.key}.matmoe`;
-  await writeFile(join(SHIPPED_MODELS_DIR, file), bytes);
-  const testMaes = perSeed.map((p) => p.testMae);
-  const unit = task.transform ? `${task.transform} of ${task.unit}` : task.unit;
-  const card: ShippedModelCard = {
-    name: task.key,
+  const main = basisCards.structure ?? basisCards.composition!;
+  const mainBasis: Basis = basisCards.structure ? 'structure' : 'composition';
+  const bytes = serializeEnsemble(members, (key, sha) => allExperts.find((e) => e.key === key && e.baseSha256 === sha)?.weights);
+  const trainingElements = new Set<string>();
+  for (const s of splits) for (const i of s.train) for (const el of Object.keys(parseFormula(rows[i].formula).amounts)) trainingElements.add(el);
+  const first = ensembles[mainBasis]![0];
+  const parityInputs = splits[0].test.map((r) => inputsOf[mainBasis][r]);
+  const parity = {
+    targets: splits[0].test.map((r) => targets[r]),
+    predictions: Array.from(physicalValues(memberOutput(first.members[0]), predictMixture(first.members[0], parityInputs))),
+  };
+  const wallSeconds = Math.round((performance.now() - t0) / 100) / 10;
+  const file = `${meta.key}.matmoe`;
+  const card: ZooCard = {
+    name: meta.key,
     file,
-    property: task.title,
-    unit,
+    property: meta.title,
+    unit: meta.unit,
     inputKinds: ['formula', 'structure', 'cif', 'poscar'],
-    config: { ...(members[0].config as unknown as Record<string, unknown>), protocol: `composition experts, paper splits seeds ${values.seeds}, ${epochs} epochs, patience ${patience}, k ${k}, loss ${loss}, gate ${gateInit}${gateWarmup > 0 ? `, gate warm-up ${gateWarmup} epochs` : ''}`, experts: allowed.map((e) => e.key) },
-    experts: ensembleGate(members),
+    config: { ...(first.members[0].config as unknown as Record<string, unknown>), protocol: `recipe chosen per split on validation MAE (physical units) among ${protocol.epochs}-epoch candidates (patience ${protocol.patience}, k ${protocol.k}); ${membersOf(mainBasis)} members per split, splits seeds ${values.seeds}` },
+    experts: main.experts,
     metrics: {
-      members: members.length, valMae: mean(perSeed.map((p) => p.valMae)), testMae: mean(testMaes), testMaeStd: std(testMaes), perSeed,
-      paperMoE18: task.moe18_mae, cgcnnScratch: task.cgcnn_scratch_mae, bestKnown: task.best_known_mae,
-      trainSeconds: Math.round((performance.now() - t0) / 100) / 10, backend: backend.name, parity, trainingElements: [...trainingElements].sort(),
+      members: members.length, basis: mainBasis, testMae: main.summary.testMae, testMaeStd: main.summary.testMaeStd,
+      testMaePaperUnits: main.summary.testMaePaperUnits, testMaePaperUnitsStd: main.summary.testMaePaperUnitsStd, coverage90: main.summary.coverage90,
+      paperMoE18: meta.moe18_mae, cgcnnScratch: meta.cgcnn_scratch_mae, bestKnown: meta.best_known_mae,
+      trainSeconds: wallSeconds, backend: backend.name, parity, trainingElements: [...trainingElements].sort(),
     },
     sha256: createHash('sha256').update(bytes).digest('hex'),
+    zooVersion: ZOO_VERSION,
+    paperUnits: { transform: native, label: meta.transform },
+    bound: main.calibration.bound,
+    bases: basisCards,
+    provenance: {
+      command, commit: revision.commit, dirty: revision.dirty, date: new Date().toISOString(), wallSeconds,
+      machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${runner.parallel} training children, load average ${loadavg()[0].toFixed(1)} at the end`,
+    },
   };
-  const at = cards.findIndex((c) => c.name === card.name);
-  if (at >= 0) cards[at] = card;
-  else cards.push(card);
-  cards.sort((a, b) => a.name.localeCompare(b.name));
-  await writeFile(indexPath, `${JSON.stringify(cards, null, 1)}\n`);
-  process.stdout.write(`${task.key}: test MAE ${mean(testMaes).toPrecision(4)} ± ${std(testMaes).toPrecision(2)} ${unit} (paper MoE-18 ${task.moe18_mae ?? '–'}) in ${card.metrics.trainSeconds} s\n`);
+  // One task at a time writes models/index.json and commits.
+  writing = writing.then(async () => {
+    await writeFile(join(SHIPPED_MODELS_DIR, file), bytes);
+    const at = cards.findIndex((c) => c.name === card.name);
+    if (at >= 0) cards[at] = card;
+    else cards.push(card);
+    cards.sort((a, b) => a.name.localeCompare(b.name));
+    await writeFile(indexPath, `${JSON.stringify(cards, null, 1)}\n`);
+    const summary = bases.map((b) => `${b} ${basisCards[b]!.summary.testMaePaperUnits.toPrecision(4)} ± ${basisCards[b]!.summary.testMaePaperUnitsStd.toPrecision(2)} (90 % coverage ${(100 * basisCards[b]!.summary.coverage90).toFixed(0)} %)`).join(', ');
+    const line = `${meta.key}: test MAE ${summary} in the paper's units (paper MoE-(18) ${meta.moe18_mae ?? '–'}), ${(bytes.byteLength / 1e6).toFixed(2)} MB, ${wallSeconds} s`;
+    process.stdout.write(`${line}\n`);
+    if (!values['no-commit']) {
+      const sha = await commitFiles([`models/${file}`, 'models/index.json'], `zoo: ${line}\n\n${command} (code ${revision.commit.slice(0, 10)})`);
+      process.stdout.write(`${meta.key}: committed ${sha?.slice(0, 10) ?? '(nothing to commit)'}\n`);
+    }
+  });
+  await writing;
 }
+
+// A few tasks at once keep both cores busy while one task's last jobs finish; the runner orders jobs by task rank.
+let next = 0;
+const failures: string[] = [];
+await Promise.all(Array.from({ length: Math.max(1, Number(values['tasks-at-once'])) }, async () => {
+  while (next < tasks.length) {
+    const rank = next++;
+    const meta = tasks[rank];
+    try {
+      await trainTask(meta, rank);
+    } catch (err) {
+      failures.push(meta.key);
+      process.stderr.write(`${meta.key}: failed: ${(err as Error).stack ?? err}\n`);
+    }
+  }
+}));
+await runner.close();
+process.stdout.write(`zoo: ${tasks.length - failures.length} of ${tasks.length} tasks in ${((performance.now() - tZoo) / 1000).toFixed(0)} s${failures.length ? `; failed: ${failures.join(', ')}` : ''}\n`);
+if (failures.length > 0) process.exitCode = 1;

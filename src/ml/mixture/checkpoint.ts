@@ -14,6 +14,7 @@ import { GRAPH_VERSION } from '../cgcnn/batching.js';
 import { MODEL_FORMAT, type MixtureModel } from './model.js';
 import { type DenseLayer } from './head.js';
 import { expertKind } from '../experts/registry.js';
+import { PAPER_DEFAULTS } from './config.js';
 
 const MAGIC = 'MATMOECK';
 const VERSION = 1;
@@ -159,9 +160,12 @@ export function loadCheckpoint(bytes: Uint8Array, base?: BaseWeights): MixtureMo
   if (experts.length !== manifest.selected.length || manifest.gateWeights.length !== manifest.selected.length) {
     throw new CheckpointError('checkpoint_malformed', 'selected experts, gate weights and stored experts disagree');
   }
+  // Checkpoints written before the output fields existed read as the defaults: no transform, no bound, one group.
+  const { targetTransform, targetMin, basis, ensembleGroup } = PAPER_DEFAULTS;
+  const stored: Partial<MixtureModel['config']> = manifest.config;
   return {
     format: MODEL_FORMAT,
-    config: manifest.config,
+    config: { ...manifest.config, targetTransform: stored.targetTransform ?? targetTransform, targetMin: stored.targetMin ?? targetMin, basis: stored.basis ?? basis, ensembleGroup: stored.ensembleGroup ?? ensembleGroup },
     expertKeys: manifest.expertKeys,
     gateLogits: manifest.gateLogits,
     selected: manifest.selected,

@@ -3,6 +3,7 @@
  * API, the CLI and the benchmarks may set, checked in one place.
  */
 import { EXPERT_KINDS } from '../experts/registry.js';
+import { TARGET_TRANSFORMS, type Basis, type TargetTransform } from './output.js';
 
 export type MixtureMode = 'mixture' | 'pairwise' | 'scratch';
 
@@ -62,6 +63,17 @@ export interface MixtureConfig {
    * the seed.
    */
   gateTieBreak: 'seeded' | 'index';
+  /**
+   * The mixture trains on this transform of the physical target (data targets are physical); its raw outputs are in
+   * the transformed space and `physicalValue` (output.ts) maps them back. 'none' = the paper (as stored).
+   */
+  targetTransform: TargetTransform;
+  /** Physical lower bound of the property (0 when every training target is ≥ 0): outputs are clamped to it; null = none. */
+  targetMin: number | null;
+  /** Inputs the member serves; null = derived by the trainer from its expert pool (any crystal-graph expert: 'structure'). */
+  basis: Basis | null;
+  /** Members trained on the same data split share a group (uncertainty pools the spread within a group). */
+  ensembleGroup: number;
 }
 
 export const GATE_INITS = ['equal', 'probe', 'probe-kinds'] as const;
@@ -88,6 +100,10 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   maxBatchAtoms: 16384,
   dedupeTolerance: 1e-4,
   gateTieBreak: 'index',
+  targetTransform: 'none',
+  targetMin: null,
+  basis: null,
+  ensembleGroup: 0,
 };
 
 /** Trainable layers of an expert of `kind` under `config`. */
@@ -145,6 +161,10 @@ export function resolveConfig(partial: Partial<MixtureConfig>, available: readon
   if (cfg.batchNorm !== 'batch' && cfg.batchNorm !== 'running') throw new RangeError(`batchNorm must be 'batch' or 'running'`);
   if (cfg.frozenBatchNorm !== 'source' && cfg.frozenBatchNorm !== 'target') throw new RangeError(`frozenBatchNorm must be 'source' or 'target'`);
   if (cfg.gateTieBreak !== 'seeded' && cfg.gateTieBreak !== 'index') throw new RangeError(`gateTieBreak must be 'seeded' or 'index'`);
+  if (!TARGET_TRANSFORMS.includes(cfg.targetTransform)) throw new RangeError(`targetTransform must be one of ${TARGET_TRANSFORMS.join(', ')}`);
+  if (cfg.targetMin !== null && !Number.isFinite(cfg.targetMin)) throw new RangeError(`targetMin must be null or a finite number (got ${cfg.targetMin})`);
+  if (cfg.basis !== null && cfg.basis !== 'structure' && cfg.basis !== 'composition') throw new RangeError(`basis must be null, 'structure' or 'composition'`);
+  int('ensembleGroup', cfg.ensembleGroup, 0);
   if (cfg.dedupeTolerance !== null && !(cfg.dedupeTolerance >= 0 && cfg.dedupeTolerance <= 0.01)) {
     throw new RangeError(`dedupeTolerance must be null or in [0, 0.01] Å (got ${cfg.dedupeTolerance})`);
   }

@@ -24,6 +24,7 @@ import { type MixtureConfig, finetuneLayersOf, resolveConfig } from './config.js
 import { gateTieRank, gateState, mixEmbeddings, penaltyTensor } from './gate.js';
 import { type DenseLayer, initHead, headForward } from './head.js';
 import { expertKind } from '../experts/registry.js';
+import { forwardTransform, physicalValue, transformProblem } from './output.js';
 
 export interface DataSplit {
   train: readonly number[];
@@ -33,7 +34,7 @@ export interface DataSplit {
 
 export interface MixtureData {
   inputs: readonly ExpertInput[];
-  /** In target units; only rows named by the split are read. */
+  /** In the property's physical units (the config's targetTransform is applied here); only rows named by the split are read. */
   targets: ArrayLike<number>;
   split: DataSplit;
 }
@@ -67,6 +68,7 @@ export interface TrainResult {
   bestEpoch: number;
   epochsRun: number;
   stoppedEarly: boolean;
+  /** MAEs in physical units (after undoing the target transform and clamping to targetMin). */
   trainMae: number;
   valMae: number;
   testMae: number | null;
@@ -108,17 +110,25 @@ interface HeadVars {
 export async function trainMixture(data: MixtureData, partial: Partial<MixtureConfig>, opts: TrainOptions = {}): Promise<TrainResult> {
   checkData(data);
   const pool: readonly ExpertWeights[] = opts.experts ?? (partial.mode === 'scratch' ? [] : await loadShippedExperts('cgcnn'));
-  const config = resolveConfig(partial, pool.map((e) => e.key));
+  const resolved = resolveConfig(partial, pool.map((e) => e.key));
   const t0 = performance.now();
 
   // Scratch mode trains every layer of the expert given under its key (e.g. `scratchCompositionExpert`), else of a
   // randomly initialised CGCNN.
   const bases: ExpertWeights[] =
-    config.mode === 'scratch'
-      ? [pool.find((e) => e.key === config.experts[0]) ?? { key: config.experts[0], kind: 'cgcnn', card: { key: config.experts[0], scratch: true }, baseSha256: '', weights: randomStateDict(config.seed) }]
-      : config.experts.map((k) => pool.find((e) => e.key === k)!);
-  const normalizer: Normalizer = fitNormalizer(data.targets, [...data.split.train, ...data.split.val]);
-  const zTarget = (r: number) => (data.targets[r] - normalizer.mean) / normalizer.std;
+    resolved.mode === 'scratch'
+      ? [pool.find((e) => e.key === resolved.experts[0]) ?? { key: resolved.experts[0], kind: 'cgcnn', card: { key: resolved.experts[0], scratch: true }, baseSha256: '', weights: randomStateDict(resolved.seed) }]
+      : resolved.experts.map((k) => pool.find((e) => e.key === k)!);
+  // A member records the inputs it serves: any crystal-graph expert in its pool needs a structure.
+  const config: MixtureConfig = { ...resolved, basis: resolved.basis ?? (bases.some((b) => b.kind !== 'composition') ? 'structure' : 'composition') };
+  const fitRows = [...data.split.train, ...data.split.val];
+  const problem = transformProblem(config.targetTransform, fitRows.map((r) => data.targets[r]));
+  if (problem) throw new RangeError(problem);
+  // The mixture learns the transformed target; z-scoring and the loss live in that space, MAEs in physical units.
+  const trained = Float64Array.from({ length: data.targets.length }, (_, r) => forwardTransform(config.targetTransform, data.targets[r]));
+  const normalizer: Normalizer = fitNormalizer(trained, fitRows);
+  const zTarget = (r: number) => (trained[r] - normalizer.mean) / normalizer.std;
+  const physical = (z: number) => physicalValue({ transform: config.targetTransform, min: config.targetMin }, z * normalizer.std + normalizer.mean);
   const trainOpts = { scratch: config.mode === 'scratch', batchNorm: config.batchNorm, frozenBatchNorm: config.frozenBatchNorm, maxBatchAtoms: config.maxBatchAtoms, dedupeTolerance: config.dedupeTolerance };
 
   const experts: TrainableExpert[] = [];
@@ -216,7 +226,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       let valMae = 0;
       let valLoss = 0;
       vp.forEach((z, i) => {
-        valMae += Math.abs(z - valTargets[i]) * normalizer.std;
+        valMae += Math.abs(physical(z) - data.targets[valRows[i]]);
         valLoss += (z - valTargets[i]) ** 2;
       });
       valMae /= vp.length;
@@ -267,7 +277,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       const z = predictRows(Int32Array.from(rows), key);
       let s = 0;
       rows.forEach((r, i) => {
-        s += Math.abs(z[i] * normalizer.std + normalizer.mean - data.targets[r]);
+        s += Math.abs(physical(z[i]) - data.targets[r]);
       });
       return s / rows.length;
     };

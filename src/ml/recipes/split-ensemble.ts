@@ -1,0 +1,187 @@
+/**
+ * One split's ensemble: candidate recipes trained on the training rows and scored by validation MAE in physical
+ * units, the best kept, `members` seeds of it trained (the candidate run is the first), and a calibration fitted on
+ * the validation rows. Test rows never enter: the data handed in name only training and validation rows, and every
+ * other target is blanked before a trainer sees the dataset.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ExpertInput, ExpertWeights } from '../experts/expert-kind.js';
+import type { MixtureConfig } from '../mixture/config.js';
+import type { MixtureModel } from '../mixture/model.js';
+import type { EpochProgress } from '../mixture/trainer.js';
+import { memberOutput, type Basis, type TargetTransform } from '../mixture/output.js';
+import { fitCalibration, type Calibration, type CalibrationSet } from '../uncertainty/calibration.js';
+import { CANDIDATE_PROTOCOL, firstRound, recipe, recipeConfig, secondRound, type PoolKeys, type Protocol, type Recipe, type SkippedRecipe } from './candidates.js';
+import { inProcessRunner, type TrainJobResult, type TrainRunner } from './runner.js';
+import { targetProfile, type TargetProfile } from './target-profile.js';
+
+export interface SplitData {
+  inputs: readonly ExpertInput[];
+  /** Physical targets; only training and validation rows are read. */
+  targets: ArrayLike<number>;
+  split: { train: readonly number[]; val: readonly number[] };
+}
+
+/** Experts a basis may draw on; composition experts already filtered by the leakage rule (`allowedExperts`). */
+export interface ExpertPools {
+  cgcnn: readonly ExpertWeights[];
+  composition: readonly ExpertWeights[];
+}
+
+export interface EnsembleOptions {
+  /** 'structure': CGCNN experts (with composition experts where validation prefers them); 'composition': formulas only. */
+  basis: Basis;
+  experts: ExpertPools;
+  /** 'auto' chooses on validation; 'paper' or a recipe trains just that. Default 'auto'. */
+  recipe?: 'auto' | 'paper' | Recipe;
+  /** Members of the chosen recipe (different seeds); default 3. */
+  members?: number;
+  /** Transform the data's own convention applies (the paper's ln targets); default 'none'. */
+  nativeTransform?: TargetTransform;
+  protocol?: Protocol;
+  /** Most candidate trainings (round 2 is cut first); default 5. */
+  maxCandidates?: number;
+  /** Seed of the candidates and the first member; member j uses seed + 100 j. Default 0. */
+  seed?: number;
+  /** ensembleGroup of the members (one per split). Default 0. */
+  group?: number;
+  /** Physical lower bound: 'auto' = 0 when no training target is negative. Default 'auto'. */
+  targetMin?: number | null | 'auto';
+  /** Further config for every run (batchSize, maxBatchAtoms, ...). */
+  extra?: Partial<MixtureConfig>;
+  /** Default: an in-process runner, closed at the end. */
+  runner?: TrainRunner;
+  priority?: number;
+  onCandidate?(c: CandidateResult): void;
+  /** Per-epoch progress of every run (candidate or extra member), with the recipe and seed it trains. */
+  onEpoch?(run: { recipe: string; seed: number }, p: EpochProgress): void;
+  signal?: AbortSignal;
+}
+
+export interface CandidateResult {
+  recipe: Recipe;
+  round: 1 | 2;
+  /** MAEs in physical units. */
+  valMae: number;
+  trainMae: number;
+  bestEpoch: number;
+  epochsRun: number;
+  seconds: number;
+  gate: { key: string; weight: number }[];
+  model: MixtureModel;
+  valRaw: Float32Array;
+}
+
+export interface SplitEnsemble {
+  basis: Basis;
+  chosen: Recipe;
+  candidates: CandidateResult[];
+  skipped: SkippedRecipe[];
+  members: MixtureModel[];
+  /** Raw outputs of each member on the validation rows. */
+  memberValRaw: Float32Array[];
+  /** Fitted on this split's validation rows alone. */
+  calibration: Calibration;
+  /** The validation rows as calibration input, for pooling several splits into one calibration. */
+  calibrationSet: CalibrationSet;
+  profile: TargetProfile;
+  targetMin: number | null;
+  seconds: number;
+}
+
+const keysOf = (p: ExpertPools): PoolKeys => ({ cgcnn: p.cgcnn.map((e) => e.key), composition: p.composition.map((e) => e.key) });
+
+function candidateOf(r: Recipe, round: 1 | 2, j: TrainJobResult): CandidateResult {
+  const gate = j.model.gateWeights.map((w, i) => ({ key: j.model.experts[i].key, weight: w }));
+  return { recipe: r, round, valMae: j.valMae, trainMae: j.trainMae, bestEpoch: j.bestEpoch, epochsRun: j.epochsRun, seconds: j.seconds, gate, model: j.model, valRaw: j.valRaw };
+}
+
+export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions): Promise<SplitEnsemble> {
+  const t0 = performance.now();
+  const { train, val } = data.split;
+  if (train.length === 0 || val.length === 0) throw new RangeError('a split ensemble needs training and validation rows');
+  const nativeTransform = opts.nativeTransform ?? 'none';
+  const protocol = opts.protocol ?? CANDIDATE_PROTOCOL;
+  const members = opts.members ?? 3;
+  const seed = opts.seed ?? 0;
+  if (!Number.isInteger(members) || members < 1) throw new RangeError(`members must be an integer ≥ 1 (got ${members})`);
+  // Training and validation targets decide which transforms can apply (ln of a validation 0 would fail).
+  const profile = targetProfile([...train, ...val].map((r) => data.targets[r]), nativeTransform);
+  const targetMin = opts.targetMin === undefined || opts.targetMin === 'auto' ? (profile.min >= 0 ? 0 : null) : opts.targetMin;
+
+  // Only training and validation targets reach a trainer: the rest are blanked.
+  const targets = new Float64Array(data.targets.length).fill(Number.NaN);
+  for (const r of [...train, ...val]) targets[r] = data.targets[r];
+  if (opts.basis === 'structure' && opts.experts.cgcnn.length === 0) throw new RangeError('structure members need crystal-graph experts');
+  if (opts.basis === 'composition' && opts.experts.composition.length === 0) throw new RangeError('composition members need composition experts');
+  const pools = opts.basis === 'structure' ? opts.experts : { cgcnn: [], composition: opts.experts.composition };
+  const keys = keysOf(pools);
+  const runner = opts.runner ?? inProcessRunner();
+  const dataset = randomUUID();
+  runner.addDataset({ id: dataset, inputs: data.inputs, targets, experts: [...pools.cgcnn, ...pools.composition] });
+  const extra: Partial<MixtureConfig> = { ...opts.extra, seed, targetMin, basis: opts.basis, ensembleGroup: opts.group ?? 0 };
+  const train1 = (r: Recipe, s: number) => {
+    const onEpoch = opts.onEpoch ? (p: EpochProgress) => opts.onEpoch!({ recipe: r.name, seed: s }, p) : undefined;
+    return runner.run({ dataset, config: { ...recipeConfig(r, keys, protocol, extra), seed: s }, split: { train, val }, priority: opts.priority, signal: opts.signal, onEpoch });
+  };
+
+  try {
+    const candidates: CandidateResult[] = [];
+    const skipped: SkippedRecipe[] = [];
+    // A candidate that fails is recorded and passed over; only when none trains does the split fail.
+    const runRound = async (recipes: Recipe[], round: 1 | 2) => {
+      const done = await Promise.all(recipes.map(async (r) => {
+        try {
+          const c = candidateOf(r, round, await train1(r, seed));
+          opts.onCandidate?.(c);
+          return c;
+        } catch (err) {
+          if (opts.signal?.aborted) throw err;
+          skipped.push({ name: r.name, reason: `failed: ${(err as Error).message}` });
+          return null;
+        }
+      }));
+      candidates.push(...done.filter((c): c is CandidateResult => c !== null));
+      if (candidates.length === 0) throw new Error(`no candidate recipe trained (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`);
+    };
+    const best = () => candidates.reduce((a, b) => (b.valMae < a.valMae ? b : a));
+    const maxCandidates = opts.maxCandidates ?? 5;
+
+    if (opts.recipe === undefined || opts.recipe === 'auto') {
+      const first = firstRound(opts.basis, nativeTransform, keys.composition.length);
+      skipped.push(...first.skipped);
+      const r1 = first.recipes.slice(0, Math.max(1, maxCandidates));
+      for (const r of first.recipes.slice(r1.length)) skipped.push({ name: r.name, reason: 'candidate budget' });
+      await runRound(r1, 1);
+      const second = secondRound(best().recipe, profile, nativeTransform);
+      skipped.push(...second.skipped);
+      const room = Math.max(0, maxCandidates - candidates.length);
+      for (const r of second.recipes.slice(room)) skipped.push({ name: r.name, reason: 'candidate budget' });
+      if (room > 0 && second.recipes.length > 0) await runRound(second.recipes.slice(0, room), 2);
+    } else {
+      const own = opts.basis === 'structure' ? 'cgcnn' : 'composition';
+      await runRound([opts.recipe === 'paper' ? recipe(own, 'equal', 'mse', nativeTransform, nativeTransform) : opts.recipe], 1);
+    }
+    const chosen = best();
+    const extraRuns = await Promise.all(Array.from({ length: members - 1 }, (_, j) => train1(chosen.recipe, seed + 100 * (j + 1))));
+    const memberModels = [chosen.model, ...extraRuns.map((r) => r.model)];
+    const memberValRaw = [chosen.valRaw, ...extraRuns.map((r) => r.valRaw)];
+    const calibrationSet: CalibrationSet = { members: memberModels.map(memberOutput), raw: memberValRaw, targets: val.map((r) => data.targets[r]) };
+    return {
+      basis: opts.basis,
+      chosen: chosen.recipe,
+      candidates,
+      skipped,
+      members: memberModels,
+      memberValRaw,
+      calibration: fitCalibration([calibrationSet]),
+      calibrationSet,
+      profile,
+      targetMin,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    runner.dropDataset(dataset);
+    if (!opts.runner) await runner.close();
+  }
+}
