@@ -11,7 +11,7 @@ import { isPostgresUnavailable, type Pool } from '../db/pool.js';
 import { NotFoundError } from '../errors.js';
 import { Lru } from '../util/lru.js';
 import type { InferencePool } from './inference/inference-pool.js';
-import type { MaterialPrediction } from './inference/protocol.js';
+import { DEFAULT_COVERAGE, type MaterialPrediction } from './inference/prediction.js';
 import { gatesPlotSvg, parityPlotSvg } from './plots.js';
 
 export type { MaterialPrediction };
@@ -80,10 +80,10 @@ export class ModelService {
   }
 
   /** Every input is checked first (all problems reported together, with their index); answers are in input order. */
-  async predict(viewer: Viewer, idOrName: string, inputs: MaterialInput[]): Promise<{ model: ModelRecord; predictions: MaterialPrediction[] }> {
+  async predict(viewer: Viewer, idOrName: string, inputs: MaterialInput[], coverage = DEFAULT_COVERAGE): Promise<{ model: ModelRecord; predictions: MaterialPrediction[] }> {
     const model = await this.current(viewer, idOrName);
     const keyOf = (input: MaterialInput): string | undefined =>
-      typeof input.formula === 'string' && Object.keys(input).length === 1 && input.formula.length <= 200 ? `${model.id}:${model.checksum}:${input.formula}` : undefined;
+      typeof input.formula === 'string' && Object.keys(input).length === 1 && input.formula.length <= 200 ? `${model.id}:${model.checksum}:${coverage}:${input.formula}` : undefined;
     const predictions: (MaterialPrediction | undefined)[] = inputs.map((input) => {
       const key = keyOf(input);
       return key === undefined ? undefined : this.memo.get(key);
@@ -92,7 +92,7 @@ export class ModelService {
     if (missing.length > 0) {
       let computed: MaterialPrediction[];
       try {
-        computed = await this.inference.predictModel(model.id, model.checksum, missing.map((i) => inputs[i]));
+        computed = await this.inference.predictModel(model.id, model.checksum, missing.map((i) => inputs[i]), coverage);
       } catch (err) {
         // Problems name the index within the inputs sent to the pool; give them back the caller's indices.
         const problems = (err as { problems?: { index: number }[] }).problems;

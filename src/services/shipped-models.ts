@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { upsertShippedModel, type ModelExpertWeight } from '../db/model-queries.js';
 import type { Pool } from '../db/pool.js';
+import type { Basis } from '../ml/mixture/output.js';
+import type { Calibration } from '../ml/uncertainty/calibration.js';
 import { ROOT } from '../paths.js';
 
 export const SHIPPED_MODELS_DIR = join(ROOT, 'models');
@@ -18,6 +20,40 @@ export interface ShippedModelCard {
   experts: ModelExpertWeight[];
   metrics: Record<string, unknown>;
   sha256: string;
+  /** Per basis: its members' calibration and how its recipe was chosen (absent in cards written before calibration). */
+  bases?: Partial<Record<Basis, ShippedBasis>>;
+  /** The property's lower bound and how answers keep it. */
+  bound?: Calibration['bound'];
+  paperUnits?: { transform: string; label: string | null };
+}
+
+interface ShippedBasis {
+  calibration: Calibration;
+  summary: Record<string, unknown>;
+  splits: { split: number; chosen: string; candidates: { name: string; paper?: boolean; valMae: number; testMae: number }[]; skipped: { name: string; reason: string }[] }[];
+}
+
+/**
+ * What Postgres keeps of a card as the model's metrics: the card's metrics, the calibration the inference threads
+ * read (model-calibration.ts), and per basis the candidate recipes of every split with their validation MAE (the
+ * choice) and test MAE (the report).
+ */
+function shippedMetrics(card: ShippedModelCard): Record<string, unknown> {
+  if (!card.bases) return card.metrics;
+  const bases = Object.entries(card.bases) as [Basis, ShippedBasis][];
+  return {
+    ...card.metrics,
+    bound: card.bound ?? null,
+    transform: card.paperUnits ?? null,
+    calibration: Object.fromEntries(bases.map(([b, x]) => [b, x.calibration])),
+    recipes: Object.fromEntries(bases.map(([b, x]) => [b, {
+      summary: x.summary,
+      splits: x.splits.map((s) => ({
+        split: s.split, chosen: s.chosen, skipped: s.skipped,
+        candidates: s.candidates.map((c) => ({ name: c.name, paper: c.paper ?? false, valMae: c.valMae, testMae: c.testMae })),
+      })),
+    }])),
+  };
 }
 
 /** Seeds the shipped models into Postgres; an unchanged file leaves its row alone, a changed one bumps its version. */
@@ -36,7 +72,7 @@ export async function seedShippedModels(pool: Pool, dir = SHIPPED_MODELS_DIR): P
     if (checksum !== card.sha256) throw new Error(`models/${card.file} does not match its sha256 in models/index.json; run npm run zoo:tasks again`);
     const outcome = await upsertShippedModel(pool, {
       owner: null, visibility: 'public', name: card.name, property: card.property, unit: card.unit, datasetId: null, splitId: null, jobId: null,
-      inputKinds: card.inputKinds, config: card.config, experts: card.experts, metrics: card.metrics, weights, checksum, shipped: true,
+      inputKinds: card.inputKinds, config: card.config, experts: card.experts, metrics: shippedMetrics(card), weights, checksum, shipped: true,
     });
     counts[outcome]++;
   }

@@ -11,13 +11,14 @@ import type { BatchRow } from './run.js';
 export const OUTPUT_FORMATS = ['jsonl', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-export const CSV_COLUMNS = ['index', 'id', 'formula', 'value', 'unit', 'uncertainty', 'uncertainty_method', 'experts', 'warnings', 'target', 'error_code', 'error_message'];
+export const CSV_COLUMNS = ['index', 'id', 'formula', 'value', 'unit', 'uncertainty', 'interval_low', 'interval_high', 'coverage', 'uncertainty_method', 'basis', 'experts', 'warnings', 'target', 'error_code', 'error_message'];
 
 /** One CSV record per JSON line. */
 function csvRecord(row: BatchRow): (string | number)[] {
   const p = row.prediction;
   return [
-    row.index, row.id ?? '', p?.formula ?? '', p?.value ?? '', p?.unit ?? '', p?.uncertainty ?? '', p?.uncertaintyMethod ?? '',
+    row.index, row.id ?? '', p?.formula ?? '', p?.value ?? '', p?.unit ?? '', p?.uncertainty ?? '',
+    p?.interval?.[0] ?? '', p?.interval?.[1] ?? '', p?.coverage ?? '', p?.uncertaintyMethod ?? '', p?.basis ?? '',
     p ? p.experts.map((e) => `${e.key}:${e.weight.toFixed(4)}`).join(' ') : '', p ? p.warnings.join('; ') : '',
     row.target ?? '', row.error?.code ?? '', row.error?.message ?? '',
   ];

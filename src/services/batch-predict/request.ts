@@ -4,6 +4,7 @@
  * answered by one version of the model.
  */
 import { Type, type Static } from 'typebox';
+import { CoverageSchema } from '../inference/prediction.js';
 
 const Uuid = (description: string) => Type.String({ format: 'uuid', description });
 
@@ -12,6 +13,7 @@ export const BatchPredictRequest = Type.Object(
     type: Type.Literal('batch-predict', { description: 'predict every row of a dataset with a model; results download as CSV or JSONL' }),
     model: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.-]{1,100}$', description: 'model id or name (GET /v1/models)' }),
     dataset: Uuid('dataset id: its inputs are screened (targets, if any, are copied to the output for comparison)'),
+    coverage: Type.Optional(CoverageSchema),
   },
   { additionalProperties: false },
 );
@@ -24,6 +26,7 @@ export const BatchPredictPayload = Type.Object(
     modelName: Type.String(),
     checksum: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     dataset: Uuid('dataset id'),
+    coverage: CoverageSchema,
   },
   { additionalProperties: false },
 );

@@ -13,7 +13,7 @@ import { withTransaction, type Pool } from '../../db/pool.js';
 import { loadAllShippedExperts } from '../../ml/experts/registry.js';
 import type { BaseWeights } from '../../ml/stored-model.js';
 import { ModelRuntime } from '../inference/model-runtime.js';
-import type { MaterialPrediction } from '../inference/protocol.js';
+import type { MaterialPrediction } from '../inference/prediction.js';
 import type { BatchPredictPayload } from './request.js';
 
 const PAGE = 512;
@@ -60,7 +60,7 @@ export async function runBatchPredict(opts: {
   for (let offset = 0; offset < dataset.nRows; offset += PAGE) {
     const rows = await getDatasetRows(pool, dataset.id, PAGE, offset);
     // Each row is its own group, so a row's problem stays with that row while the page runs as one batch.
-    const results = await models.run({ kind: 'model', modelId: payload.model, checksum: payload.checksum, budget: NO_BUDGET, groups: rows.map((r) => [r.input as MaterialInput]) });
+    const results = await models.run({ kind: 'model', modelId: payload.model, checksum: payload.checksum, coverage: payload.coverage, budget: NO_BUDGET, groups: rows.map((r) => [r.input as MaterialInput]) });
     rows.forEach((r, i) => {
       const res = results[i];
       const row: BatchRow = { index: r.index, ...(r.externalId !== null ? { id: r.externalId } : {}), ...(r.target !== null ? { target: r.target } : {}) };

@@ -55,8 +55,8 @@ export class InferencePool {
     const budget = { maxSites: opts.maxSites };
     const batch = { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs };
     this.models = new Batcher((key, groups) => {
-      const [modelId, checksum] = key.split(':');
-      return this.run<MaterialPrediction>({ kind: 'model', modelId, checksum, budget, groups });
+      const [modelId, checksum, coverage] = key.split(':');
+      return this.run<MaterialPrediction>({ kind: 'model', modelId, checksum, coverage: Number(coverage), budget, groups });
     }, batch);
     this.experts = new Batcher((key, groups) => this.run<ExpertPrediction>({ kind: 'expert', key, budget, groups }), batch);
   }
@@ -70,8 +70,9 @@ export class InferencePool {
    * exceed a budget the whole fits in (a request holds at most 1000 inputs). Anything with structures stays whole, so
    * its thread counts its sites against the budget before computing.
    */
-  async predictModel(modelId: string, checksum: string, inputs: MaterialInput[]): Promise<MaterialPrediction[]> {
-    const key = `${modelId}:${checksum}`;
+  async predictModel(modelId: string, checksum: string, inputs: MaterialInput[], coverage: number): Promise<MaterialPrediction[]> {
+    // Requests asking for another coverage are batched apart: a batch is answered at one coverage.
+    const key = `${modelId}:${checksum}:${coverage}`;
     const formulasOnly = inputs.every((i) => typeof i.formula === 'string' && Object.keys(i).length === 1);
     if (!formulasOnly || inputs.length <= this.maxBatch || inputs.length > this.maxSites) return unwrap(await this.models.submit(key, inputs));
     const parts: MaterialInput[][] = [];

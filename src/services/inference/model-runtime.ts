@@ -15,20 +15,25 @@ import type { ExpertInput, ExpertKind } from '../../ml/experts/expert-kind.js';
 import { expertKind } from '../../ml/experts/registry.js';
 import { compileModel, type CompiledModel } from '../../ml/inference/compiled-model.js';
 import type { MixtureModel } from '../../ml/mixture/model.js';
-import { ensembleGate, loadModel, modelNeedsStructure, type BaseWeights } from '../../ml/stored-model.js';
+import { memberOutput, physicalValue, type Basis, type MemberOutput } from '../../ml/mixture/output.js';
+import { ensembleGate, loadModel, type BaseWeights } from '../../ml/stored-model.js';
+import { calibratedValues, type Calibration } from '../../ml/uncertainty/calibration.js';
+import { calibrationsOf } from '../model-calibration.js';
 import { Lru } from '../../util/lru.js';
 import { overBudget } from './budget.js';
-import type { GroupResult, MaterialPrediction, ModelTask } from './protocol.js';
-
-type Basis = 'structure' | 'composition';
+import type { MaterialPrediction } from './prediction.js';
+import type { GroupResult, ModelTask } from './protocol.js';
 
 /** Members that read the same kind of input, compiled together (their shared layers run once). */
 interface MemberGroup {
   basis: Basis;
   members: MixtureModel[];
+  outputs: MemberOutput[];
   compiled: CompiledModel;
   kinds: ExpertKind[];
-  gate: { key: string; weight: number }[];
+  gate: { key: string; kind: string; weight: number }[];
+  /** Null for a model stored before calibration existed. */
+  calibration: Calibration | null;
 }
 
 interface ThreadModel {
@@ -43,10 +48,29 @@ interface ThreadModel {
 /** Models a thread keeps loaded; a model needs ~1–10 MB. */
 const MAX_MODELS = 16;
 
-function group(basis: Basis, members: MixtureModel[]): MemberGroup | undefined {
+function group(basis: Basis, all: MixtureModel[], calibration: Calibration | undefined): MemberGroup | undefined {
+  const members = all.filter((m) => memberOutput(m).basis === basis);
   if (members.length === 0) return undefined;
   const kinds = [...new Set(members.flatMap((m) => m.experts.map((e) => e.kind)))].map(expertKind);
-  return { basis, members, compiled: compileModel(members), kinds, gate: ensembleGate(members).map(({ key, weight }) => ({ key, weight })) };
+  return { basis, members, outputs: members.map(memberOutput), compiled: compileModel(members), kinds, gate: ensembleGate(members), calibration: calibration ?? null };
+}
+
+/** Value and uncertainty of each input from its group's raw member outputs (raw[m][i]). */
+function summarise(g: MemberGroup, raw: Float32Array[], testMae: number | null, coverage: number): Pick<MaterialPrediction, 'value' | 'uncertainty' | 'interval' | 'coverage' | 'uncertaintyMethod'>[] {
+  if (g.calibration) {
+    return calibratedValues({ members: g.outputs, raw }, g.calibration, coverage).map((v) => ({ ...v, uncertaintyMethod: 'split-conformal-ensemble' as const }));
+  }
+  // A model from before calibration: the members' mean in physical units, their spread (or the test MAE) unscaled.
+  const n = raw[0]?.length ?? 0;
+  return Array.from({ length: n }, (_, i) => {
+    const values = g.outputs.map((o, m) => physicalValue(o, raw[m][i]));
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    if (values.length > 1) {
+      const sd = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
+      return { value: mean, uncertainty: sd, interval: null, coverage: null, uncertaintyMethod: 'ensemble-std' as const };
+    }
+    return { value: mean, uncertainty: testMae, interval: null, coverage: null, uncertaintyMethod: testMae === null ? 'none' as const : 'test-mae' as const };
+  });
 }
 
 export class ModelRuntime {
@@ -65,13 +89,14 @@ export class ModelRuntime {
     const { members } = loadModel(new Uint8Array(row.weights.buffer, row.weights.byteOffset, row.weights.byteLength), this.base);
     for (const g of Object.values(hit?.groups ?? {})) g.compiled.dispose();
     const elements = row.metrics.trainingElements;
+    const calibration = calibrationsOf(row.metrics);
     const m: ThreadModel = {
       checksum: row.checksum, name: row.name, unit: row.unit,
       testMae: typeof row.metrics.testMae === 'number' ? row.metrics.testMae : null,
       trainingElements: Array.isArray(elements) ? new Set(elements as string[]) : null,
       groups: {
-        structure: group('structure', members.filter((x) => modelNeedsStructure([x]))),
-        composition: group('composition', members.filter((x) => !modelNeedsStructure([x]))),
+        structure: group('structure', members, calibration.structure),
+        composition: group('composition', members, calibration.composition),
       },
     };
     this.models.set(id, m);
@@ -106,42 +131,31 @@ export class ModelRuntime {
       }
     });
     // One call per member group over every routed input of the batch.
-    const values = new Map<MemberGroup, Float32Array[]>();
+    const summaries = new Map<MemberGroup, ReturnType<typeof summarise>>();
     const position = new Map<ExpertInput, number>();
     for (const g of Object.values(model.groups)) {
       const inputs = routed.flatMap((r) => r.routes.filter((x) => x.group === g).map((x) => x.input));
       inputs.forEach((input, i) => position.set(input, i));
-      if (inputs.length > 0) values.set(g, g.compiled.predict(inputs));
+      if (inputs.length > 0) summaries.set(g, summarise(g, g.compiled.predict(inputs), model.testMae, task.coverage));
     }
     for (const r of routed) {
       results[r.request] = {
         ok: true,
         predictions: r.resolved.map((res, i) => {
           const { group: g, input } = r.routes[i];
-          const at = position.get(input)!;
-          return this.summarize(model, g, res, values.get(g)!.map((member) => member[at]));
+          return { ...summaries.get(g)![position.get(input)!], unit: model.unit, basis: g.basis, formula: res.formula, composition: res.composition, experts: g.gate, warnings: this.warnings(model, res) };
         }),
       };
     }
     return results as GroupResult<MaterialPrediction>[];
   }
 
-  private summarize(model: ThreadModel, g: MemberGroup, r: ResolvedInput, values: number[]): MaterialPrediction {
-    const mean = values.reduce((a, b) => a + b, 0) / values.length;
-    let uncertainty: number | null = null;
-    let uncertaintyMethod: MaterialPrediction['uncertaintyMethod'] = 'none';
-    if (values.length > 1) {
-      uncertainty = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
-      uncertaintyMethod = 'ensemble-std';
-    } else if (model.testMae !== null) {
-      uncertainty = model.testMae;
-      uncertaintyMethod = 'test-mae';
-    }
+  private warnings(model: ThreadModel, r: ResolvedInput): string[] {
     const warnings = [...r.warnings];
     if (model.trainingElements) {
       const unseen = Object.keys(r.composition).filter((el) => !model.trainingElements!.has(el));
       if (unseen.length > 0) warnings.push(`${unseen.join(', ')} never appeared in this model's training data; treat the value with caution`);
     }
-    return { value: mean, unit: model.unit, uncertainty, uncertaintyMethod, formula: r.formula, composition: r.composition, experts: g.gate, warnings };
+    return warnings;
   }
 }

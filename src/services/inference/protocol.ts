@@ -7,16 +7,7 @@ import type { MaterialInput } from '../../chem/input-schema.js';
 import type { InputProblem } from '../../chem/resolve-inputs.js';
 import type { Composition } from '../../chem/types.js';
 
-export interface MaterialPrediction {
-  value: number;
-  unit: string;
-  uncertainty: number | null;
-  uncertaintyMethod: 'ensemble-std' | 'test-mae' | 'none';
-  formula: string;
-  composition: Composition;
-  experts: { key: string; weight: number }[];
-  warnings: string[];
-}
+export type { MaterialPrediction } from './prediction.js';
 
 export interface ExpertPrediction {
   value: number;
@@ -36,6 +27,8 @@ export interface ModelTask {
   /** The version the API resolved for the caller; a thread reloads its copy when it differs. */
   checksum: string;
   budget: Budget;
+  /** Coverage of every answer's interval (requests asking for another coverage are batched apart). */
+  coverage: number;
   groups: MaterialInput[][];
 }
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ModelRecord } from '../../../db/model-queries.js';
 import { problems } from '../../../http/problem.js';
 import { PREDICT_BODY_LIMIT } from '../../../http/inputs.js';
+import { calibrationSummary } from '../../../services/model-calibration.js';
 import { VisibilityBody } from '../datasets/schema.js';
 import { ModelCard, ModelList, ModelListQuery, ModelPredictBody, ModelRef, PredictionsResponse, SvgResponse } from './schema.js';
 
@@ -10,7 +11,10 @@ export function presentModel(m: ModelRecord, viewer: string | null) {
   return {
     id: m.id, name: m.name, property: m.property, unit: m.unit, shipped: m.shipped, visibility: m.visibility, mine: m.owner !== null && m.owner === viewer,
     inputKinds: m.inputKinds, experts: m.experts,
-    metrics: Object.fromEntries(Object.entries(m.metrics).filter(([k]) => k !== 'parity' && k !== 'trainingElements')),
+    metrics: {
+      ...Object.fromEntries(Object.entries(m.metrics).filter(([k]) => k !== 'parity' && k !== 'trainingElements' && k !== 'calibration')),
+      ...('calibration' in m.metrics ? { calibration: calibrationSummary(m.metrics) } : {}),
+    },
     config: m.config, checksum: m.checksum, version: m.version, datasetId: m.datasetId, splitId: m.splitId, jobId: m.jobId,
     createdAt: m.createdAt.toISOString(),
     links: { self: base, predict: `${base}/predict`, parity: `${base}/parity.svg`, gates: `${base}/gates.svg` },
@@ -67,7 +71,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: PredictionsResponse, ...problems(400, 401, 404, 422) },
     },
   }, async (request) => {
-    const { model, predictions } = await app.models.predict(request.principal, request.params.id, request.body.inputs);
+    const { model, predictions } = await app.models.predict(request.principal, request.params.id, request.body.inputs, request.body.coverage);
     app.metrics.predictions.inc({ model: model.name, kind: 'model' }, predictions.length);
     return { model: model.name, property: model.property, unit: model.unit, predictions };
   });

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import { InputsArray } from '../../../http/inputs.js';
 import { MODEL_NAME_PATTERN } from '../../../services/fine-tune/request.js';
 import { VisibilitySchema } from '../../../services/datasets/limits.js';
+import { CoverageSchema, MaterialPredictionSchema } from '../../../services/inference/prediction.js';
 
 /** A model id (uuid) or name: a name never looks like a uuid, so the two cannot be confused. */
 const ModelIdOrName = Type.String({ minLength: 1, maxLength: 100, pattern: `${MODEL_NAME_PATTERN}|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`, description: 'model id (uuid) or name, e.g. expt_bandgap' });
@@ -53,8 +54,9 @@ export const ModelList = Type.Object({ items: Type.Array(ModelCard), total: Type
 const PREDICTION_EXAMPLE = {
   model: 'expt_bandgap', property: 'experimental band gap', unit: 'eV',
   predictions: [{
-    value: 1.38, unit: 'eV', uncertainty: 0.11, uncertaintyMethod: 'ensemble-std', formula: 'GaAs', composition: { Ga: 0.5, As: 0.5 },
-    experts: [{ key: 'comp_mp_gap', weight: 0.93 }, { key: 'comp_jarvis3d_optb88vdw_gap', weight: 0.07 }], warnings: [],
+    value: 1.38, unit: 'eV', uncertainty: 0.21, interval: [1.02, 1.75], coverage: 0.9, uncertaintyMethod: 'split-conformal-ensemble', basis: 'composition',
+    formula: 'GaAs', composition: { Ga: 0.5, As: 0.5 },
+    experts: [{ key: 'comp_mp_gap', kind: 'composition', weight: 0.93 }, { key: 'comp_jarvis3d_optb88vdw_gap', kind: 'composition', weight: 0.07 }], warnings: [],
   }],
 };
 
@@ -63,16 +65,7 @@ export const PredictionsResponse = Type.Object(
     model: Type.String(),
     property: Type.String(),
     unit: Type.String(),
-    predictions: Type.Array(Type.Object({
-      value: Type.Number(),
-      unit: Type.String(),
-      uncertainty: Type.Union([Type.Number(), Type.Null()], { description: 'standard deviation over the ensemble members (shipped models: the 5 paper splits); for a single model, its test MAE' }),
-      uncertaintyMethod: Type.Enum(['ensemble-std', 'test-mae', 'none']),
-      formula: Type.String({ description: 'reduced formula' }),
-      composition: Type.Record(Type.String(), Type.Number(), { description: 'atomic fractions' }),
-      experts: Type.Array(Type.Object({ key: Type.String(), weight: Type.Number() })),
-      warnings: Type.Array(Type.String()),
-    })),
+    predictions: Type.Array(MaterialPredictionSchema),
   },
   { examples: [PREDICTION_EXAMPLE] },
 );
@@ -80,7 +73,7 @@ export const PredictionsResponse = Type.Object(
 const INPUTS_EXAMPLE = { inputs: [{ formula: 'GaAs' }, { formula: 'Fe2O3' }] };
 
 export const ModelPredictBody = Type.Object(
-  { inputs: InputsArray },
+  { inputs: InputsArray, coverage: Type.Optional(CoverageSchema) },
   { additionalProperties: false, examples: [INPUTS_EXAMPLE] },
 );
 
@@ -88,6 +81,7 @@ export const PredictBody = Type.Object(
   {
     model: Type.Intersect([ModelIdOrName], { description: 'model id or name (GET /v1/models)' }),
     inputs: InputsArray,
+    coverage: Type.Optional(CoverageSchema),
   },
   { additionalProperties: false, examples: [{ model: 'expt_bandgap', ...INPUTS_EXAMPLE }] },
 );

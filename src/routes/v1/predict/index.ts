@@ -14,7 +14,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: PredictionsResponse, ...problems(400, 401, 404, 422) },
     },
   }, async (request) => {
-    const { model, predictions } = await app.models.predict(request.principal, request.body.model, request.body.inputs);
+    const { model, predictions } = await app.models.predict(request.principal, request.body.model, request.body.inputs, request.body.coverage);
     app.metrics.predictions.inc({ model: model.name, kind: 'model' }, predictions.length);
     return { model: model.name, property: model.property, unit: model.unit, predictions };
   });
