@@ -8,6 +8,7 @@ import backend from './plugins/external/backend.js';
 import db from './plugins/external/db.js';
 import redis from './plugins/external/redis.js';
 import swagger from './plugins/external/swagger.js';
+import { clientErrorHandler, connectRefused, expectationFailed, frameworkErrors } from './plugins/app/problems.js';
 import { installValidators } from './plugins/external/validation.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
@@ -44,8 +45,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     requestTimeout: REQUEST_TIMEOUT_MS,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Errors raised before a route or a request exists are problem+json too (plugins/app/problems.ts).
+    frameworkErrors,
+    clientErrorHandler,
+    // A missing Host is refused with a problem body by plugins/app/protocol.ts instead of Node's empty 400.
+    http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  app.server.on('checkExpectation', expectationFailed.bind(app));
+  app.server.on('connect', connectRefused.bind(app));
   installValidators(app);
 
   const routeTable: { method: string; url: string }[] = [];
