@@ -78,12 +78,7 @@ type ClientError = Error & { code?: string; reason?: string };
  * find the next request's start.
  */
 export function clientErrorHandler(this: FastifyInstance, err: ClientError, socket: Socket): void {
-  // A reset socket is gone; a response already under way cannot be followed by another one on the same connection.
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable || inFlight?.headersSent) {
-    socket.destroy();
-    return;
-  }
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const known = CLIENT_ERRORS[err.code ?? ''];
   const { status, code, detail } = known ?? {
     status: 400, code: 'malformed_request',
@@ -91,7 +86,19 @@ export function clientErrorHandler(this: FastifyInstance, err: ClientError, sock
   };
   const requestId = randomUUID();
   this.log.info({ requestId, err: { code: err.code, message: err.message } }, 'malformed request refused');
-  socket.end(rawProblem(status, code, detail, requestId, err.code && !known ? { parserError: err.code } : {}), () => socket.destroy());
+  const answer = (): void => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawProblem(status, code, detail, requestId, err.code && !known ? { parserError: err.code } : {}), () => socket.destroy());
+  };
+  // The response on this connection now: once it has started, no other can follow; when its request arrived whole
+  // (the bad bytes are a pipelined next request), it is answered first and the refusal follows it.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (inFlight?.headersSent) socket.destroy();
+  else if (inFlight && !inFlight.writableFinished && inFlight.req.complete) inFlight.once('close', answer);
+  else answer();
 }
 
 /**
