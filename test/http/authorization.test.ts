@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino } from 'pino';
-import { getModel, getModelWeights, insertModel } from '../../src/db/model-queries.js';
+import { getModel } from '../../src/db/model-queries.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { startJobRunner } from '../../src/queue/job-runner.js';
 import { auth, bobAuth, build, tinyDataset } from '../helper.js';
+import { insertFineTunedModel } from '../support/fine-tuned-model.js';
 import { assertProblem } from '../support/problems.js';
 
 type Who = 'owner' | 'other' | 'anonymous' | 'invalid';
@@ -66,11 +67,7 @@ test('authorization matrix', async (t) => {
 
   // A fine-tuned model of the owner, made cheaply: the shipped expt_bandgap weights under the owner's name.
   const shipped = (await getModel(app.pg, null, 'expt_bandgap'))!;
-  const blob = (await getModelWeights(app.pg, shipped.id))!;
-  const model = await insertModel(app.pg, {
-    owner: 'default', visibility: 'private', name: 'owner-gaps', property: shipped.property, unit: shipped.unit, datasetId: dataset, splitId: split, jobId: null,
-    inputKinds: shipped.inputKinds, config: shipped.config, experts: shipped.experts, metrics: shipped.metrics, checksum: blob.checksum, shipped: false, weights: blob.weights,
-  });
+  const model = await insertFineTunedModel(app.pg, { owner: 'default', name: 'owner-gaps', datasetId: dataset, splitId: split });
   const jobRequest = { type: 'fine-tune', dataset, split, experts: ['comp_mp_e_form'], epochs: 2, patience: 2 };
   const submitted = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: jobRequest });
   assert.equal(submitted.statusCode, 202, submitted.body);

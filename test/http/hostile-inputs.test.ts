@@ -67,6 +67,16 @@ test('hostile inputs over HTTP: 4xx problems, never a 500', async (t) => {
     assert.equal(await datasetCount(), stored);
   });
 
+  await t.test('half a surrogate pair in a structure (a key or a value) is the row\'s error: jsonb refused it with a 500', async () => {
+    const structure = { lattice: { matrix: [[0, 2.82, 2.82], [2.82, 0, 2.82], [2.82, 2.82, 0]] }, sites: [{ species: [{ element: 'Na', occu: 1 }], abc: [0, 0, 0] }, { species: [{ element: 'Cl', occu: 1 }], abc: [0.5, 0.5, 0.5] }] };
+    const rows = [{ structure, target: 1 }, { structure: { ...structure, charge: { '\udfff': null } }, target: 1 }, { structure: { ...structure, label: 'Na\ud800' }, target: 1 }];
+    const json = await app.inject({ method: 'POST', url: '/v1/datasets', headers: auth, payload: { ...LABELS, rows } });
+    assert.deepEqual(assertProblem(json, 422, 'invalid_rows').errors?.map((e) => [e.index, e.code]), [[1, 'input_invalid_character'], [2, 'input_invalid_character']]);
+    const jsonl = await app.inject({ method: 'POST', url: '/v1/datasets', ...(await form(LABELS, { name: 'a.jsonl', content: rows.map((r) => JSON.stringify(r)).join('\n') })) });
+    assert.deepEqual(assertProblem(jsonl, 422, 'invalid_rows').errors?.map((e) => [e.index, e.code]), [[1, 'input_invalid_character'], [2, 'input_invalid_character']]);
+    assert.equal(await datasetCount(), stored);
+  });
+
   await t.test('offsets and limits far out of range are a 400 (1e308 failed converting to bigint)', async () => {
     const lists = ['/v1/models', '/v1/datasets'];
     for (const list of lists) {

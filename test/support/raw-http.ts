@@ -27,12 +27,18 @@ export interface RawOptions {
   timeoutMs?: number;
   /** Half-close the connection after sending (the client has nothing more to say). */
   end?: boolean;
+  /**
+   * Half-close once nothing has arrived for this long: a request whose body is shorter than its length is then
+   * answered instead of awaited, a kept-alive connection is closed after its answers, and a request being worked on
+   * is not cut off (Node aborts a request whose client half-closes before the answer).
+   */
+  endAfterMs?: number;
   /** Wait for the server to close instead of returning after the first complete response. */
   untilClose?: boolean;
 }
 
-/** Splits complete responses off the front of `buffer`; returns them and what is left. */
-export function parseResponses(buffer: Buffer): { responses: RawResponse[]; rest: Buffer } {
+/** Splits complete responses off the front of `buffer`; returns them and what is left. Answers to HEAD (`head`), 1xx, 204 and 304 have no body. */
+export function parseResponses(buffer: Buffer, head = false): { responses: RawResponse[]; rest: Buffer } {
   const responses: RawResponse[] = [];
   let at = 0;
   for (;;) {
@@ -47,7 +53,9 @@ export function parseResponses(buffer: Buffer): { responses: RawResponse[]; rest
     }
     let bodyStart = headEnd + 4;
     let body: Buffer;
-    if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
+    if (head || status < 200 || status === 204 || status === 304) {
+      body = Buffer.alloc(0);
+    } else if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
       const parts: Buffer[] = [];
       let complete = false;
       for (;;) {
@@ -75,27 +83,33 @@ export function parseResponses(buffer: Buffer): { responses: RawResponse[]; rest
 
 /** Sends `chunks` (written one after another) to 127.0.0.1:`port` and reads the answer(s). Never rejects. */
 export function rawExchange(port: number, chunks: string | Buffer | (string | Buffer)[], opts: RawOptions = {}): Promise<RawExchange> {
-  const { timeoutMs = 10_000, end = false, untilClose = false } = opts;
+  const { timeoutMs = 10_000, end = false, untilClose = false, endAfterMs } = opts;
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' });
     let received = Buffer.alloc(0);
     let settled = false;
+    const head = Buffer.from([chunks].flat()[0] ?? '').subarray(0, 5).toString('latin1') === 'HEAD ';
     const finish = (closed: boolean, timedOut: boolean): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(ender);
       socket.destroy();
-      const { responses, rest } = parseResponses(received);
+      const { responses, rest } = parseResponses(received, head);
       resolve({ responses, closed, timedOut: timedOut && responses.length === 0, rest: rest.toString('latin1') });
     };
     const timer = setTimeout(() => finish(false, true), timeoutMs);
+    let ender: NodeJS.Timeout | undefined;
     socket.on('connect', () => {
       for (const c of [chunks].flat()) if (!socket.destroyed) socket.write(c);
       if (end && !socket.destroyed) socket.end();
+      ender?.refresh();
     });
+    if (endAfterMs !== undefined) ender = setTimeout(() => { if (!socket.destroyed) socket.end(); }, endAfterMs);
     socket.on('data', (d: Buffer) => {
+      ender?.refresh();
       received = Buffer.concat([received, d]);
-      if (!untilClose && parseResponses(received).responses.length > 0) finish(false, false);
+      if (!untilClose && parseResponses(received, head).responses.filter((r) => r.status >= 200).length > 0) finish(false, false);
     });
     // A reset after the server answered and closed (it may not read what we still send) is a close.
     socket.on('error', () => finish(true, false));

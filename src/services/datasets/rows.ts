@@ -48,20 +48,23 @@ function checkId(value: unknown, fromText: boolean): string | null | Problem {
 /** Deeper nesting is no input anyone writes (a pymatgen dict is about 6 levels deep) and overflowed the recursive hashing (a 500). */
 const MAX_INPUT_DEPTH = 32;
 
+/** U+0000, or half of a surrogate pair on its own: text PostgreSQL's jsonb refuses (a 500 when it reached the insert). */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
- * A NUL anywhere in the input (PostgreSQL cannot store U+0000 in jsonb) or nesting beyond MAX_INPUT_DEPTH; walked
- * with an explicit stack, so no input can overflow the call stack here.
+ * A character jsonb cannot store anywhere in the input, in a key or a value, or nesting beyond MAX_INPUT_DEPTH;
+ * walked with an explicit stack, so no input can overflow the call stack here.
  */
 function inputProblem(input: unknown): Problem | undefined {
-  const nul: Problem = { code: 'input_invalid_character', message: 'the input contains a NUL character' };
+  const unstorable: Problem = { code: 'input_invalid_character', message: 'the input contains a NUL character or an unpaired surrogate (text that is not valid Unicode)' };
   const stack: [unknown, number][] = [[input, 0]];
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
     const [v, depth] = next;
-    if (typeof v === 'string' && v.includes('\u0000')) return nul;
+    if (typeof v === 'string' && UNSTORABLE.test(v)) return unstorable;
     if (v === null || typeof v !== 'object') continue;
     if (depth === MAX_INPUT_DEPTH) return { code: 'input_too_deep', message: `the input is nested more than ${MAX_INPUT_DEPTH} levels deep` };
     for (const [k, x] of Object.entries(v)) {
-      if (k.includes('\u0000')) return nul;
+      if (UNSTORABLE.test(k)) return unstorable;
       stack.push([x, depth + 1]);
     }
   }
