@@ -118,7 +118,8 @@ try {
   const failures = results.filter((r) => r.x.timedOut || r.x.responses.some((a) => a.status >= 500));
   const alive = await fetch(`${base}/health/live`).then((r) => r.ok, () => false);
   process.stdout.write([
-    `bench:hostile — ${results.length} requests (seed ${seed}, ${concurrency} at a time, hang = no answer within ${timeoutMs / 1000} s), Node ${process.version}`,
+    `bench:hostile — ${results.length} requests (seed ${seed}, ${concurrency} at a time, hang = no answer within ${timeoutMs / 1000} s), Node ${process.version}; ` +
+      'the status columns count answers (pipelined requests get one each)',
     '',
     `| kind | requests | ${classes.join(' | ')} | closed, no answer | hangs | 4xx not problem+json |`,
     `|---|---:|${classes.map(() => '---:').join('|')}|---:|---:|---:|`,
@@ -127,6 +128,8 @@ try {
     '',
     `answers ≥ 500: ${results.flatMap((r) => r.x.responses).filter((a) => a.status >= 500).length}; hangs: ${results.filter((r) => r.x.timedOut).length}; ` +
       `server error log lines: ${errorLines.length}; server alive afterwards: ${alive}`,
+    ...results.filter((r) => r.x.responses.some((a) => a.status >= 400 && !/^application\/problem\+json/.test(a.headers['content-type'] ?? ''))).slice(0, 10)
+      .map((r) => `not problem+json: ${r.bytes.toString('latin1').split('\r\n')[0].slice(0, 200)} → ${r.x.responses.map((a) => `${a.status} ${a.headers['content-type']}`).join(' / ')}`),
     ...failures.slice(0, 10).map((f) => `FAIL ${f.kind}: ${JSON.stringify(f.bytes.toString('latin1').slice(0, 300))} → ${f.x.timedOut ? 'no answer' : f.x.responses.map((a) => `${a.status} ${a.body.slice(0, 200)}`).join(' / ')}`),
     ...errorLines.slice(0, 10).map((l) => `server: ${l.slice(0, 400)}`),
     '',

@@ -35,11 +35,14 @@ async function inject(app: FastifyInstance, r: HostileRequest): Promise<LightMyR
   }
 }
 
-/** A 2xx, or a 4xx problem+json (HEAD answers carry only the headers). */
-function assertSound(status: number, res: LightMyRequestResponse | RawResponse, what: string): void {
+/**
+ * A 2xx or 3xx, or a 4xx problem+json (HEAD answers carry only the headers). Behind its key, the queue dashboard
+ * (bull-board: its page, static files and API) answers in bull-board's own error shape, which its page reads.
+ */
+function assertSound(status: number, res: LightMyRequestResponse | RawResponse, what: string, url = ''): void {
   assert.ok(status < 500, `${status} for ${what}: ${res.body.slice(0, 500)}`);
-  assert.ok((status >= 200 && status < 300) || (status >= 400 && status < 500), `unexpected status ${status} for ${what}`);
-  if (status < 400) return;
+  assert.ok(status >= 200, `unexpected status ${status} for ${what}`);
+  if (status < 400 || url.startsWith('/admin/queues/')) return;
   if (res.body === '') assert.match(String(res.headers['content-type']), /^application\/problem\+json/, what);
   else problemOf(res);
 }
@@ -65,7 +68,7 @@ test(`HTTP fuzz suite (fast-check seed ${SEED})`, { timeout: 600_000 }, async (t
   const property = (arb: fc.Arbitrary<HostileRequest>) => fc.asyncProperty(arb, async (r) => {
     const res = await inject(app, r);
     tally.set(res.statusCode, (tally.get(res.statusCode) ?? 0) + 1);
-    assertSound(res.statusCode, res, describe(r));
+    assertSound(res.statusCode, res, describe(r), r.url);
   });
 
   const suites: [string, fc.Arbitrary<HostileRequest>, number][] = [

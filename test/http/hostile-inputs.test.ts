@@ -77,6 +77,12 @@ test('hostile inputs over HTTP: 4xx problems, never a 500', async (t) => {
     assert.equal(await datasetCount(), stored);
   });
 
+  await t.test('an invalid key on the queue dashboard is a 401 problem (bull-board\'s error handler made it a 500)', async () => {
+    for (const authorization of ['Bearer not-a-configured-key', 'Digest x', `Basic ${Buffer.from('admin:wrong').toString('base64')}`]) {
+      for (const url of ['/admin/queues', '/admin/queues/api/queues']) assertProblem(await app.inject({ url, headers: { authorization } }), 401, 'unauthorized');
+    }
+  });
+
   await t.test('offsets and limits far out of range are a 400 (1e308 failed converting to bigint)', async () => {
     const lists = ['/v1/models', '/v1/datasets'];
     for (const list of lists) {

@@ -131,7 +131,8 @@ export function hostileId(t: Targets): fc.Arbitrary<string> {
 /** Every route with path parameters, every method, each parameter hostile in turn. */
 export function idRequests(t: Targets): fc.Arbitrary<HostileRequest> {
   const templates = ['/v1/datasets/{a}', '/v1/datasets/{a}/splits', '/v1/datasets/{a}/splits/{b}', '/v1/models/{a}', '/v1/models/{a}/parity.svg', '/v1/models/{a}/gates.svg',
-    '/v1/models/{a}/predict', '/v1/experts/{a}', '/v1/experts/{a}/predict', '/v1/jobs/{a}', '/v1/jobs/{a}/events', '/v1/{a}', '/{a}'];
+    '/v1/models/{a}/predict', '/v1/experts/{a}', '/v1/experts/{a}/predict', '/v1/jobs/{a}', '/v1/jobs/{a}/events', '/v1/{a}', '/{a}', '/docs/static/{a}',
+    '/admin/queues/{a}', '/admin/queues/static/{a}', '/admin/queues/api/queues/training/{a}', '/admin/queues/api/queues/{a}/1/logs'];
   return fc.tuple(fc.constantFrom(...templates), hostileId(t), fc.constantFrom(t.dataset, t.split), fc.constantFrom('GET', 'POST', 'PATCH', 'DELETE', 'PUT', 'HEAD', 'OPTIONS'), fc.boolean())
     .map(([template, id, other, method, withAuth]) => {
       const url = template.replace('{a}', id).replace('{b}', other);
