@@ -129,17 +129,22 @@ test('hostile inputs over HTTP: 4xx problems, never a 500', async (t) => {
     assertProblem(await app.inject({ method: 'GET', url: `/v1/models/${'a'.repeat(100)}` }), 404, 'model_not_found');
   });
 
-  await t.test('bodies: invalid JSON, deep nesting, a wrong media type, a compressed body, over the limit', async () => {
+  await t.test('bodies: invalid JSON, deep nesting (JSON bodies and dataset files), a wrong media type, a compressed body, over the limit', async () => {
     const post = (payload: string, headers: Record<string, string> = {}) =>
       app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'application/json', ...headers }, payload });
     assertProblem(await post('{"model": '), 400, 'ctp_invalid_json_body');
     assertProblem(await post('{"model":"expt_bandgap","inputs":[{"formula":"GaAs"}]}\u0000'), 400, 'ctp_invalid_json_body');
-    assertProblem(await post(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), 400, 'validation_failed');
+    // Nesting beyond 64 levels is refused before parsing: 5,000 levels overflowed the stack where a body was walked or copied.
     const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
-    assertProblem(await post(`{"model":"expt_bandgap","inputs":[{"structure":${deep(50_000)}}]}`), 422, 'invalid_input');
-    // A dataset row that deep overflowed the recursive NUL check and hashing (a 500); now the row's error.
-    for (const kind of ['structure', 'formula']) {
-      const res = await app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...auth, 'content-type': 'application/json' }, payload: `{"name":"a","property":"p","unit":"","rows":[{"${kind}":${deep(50_000)},"target":1}]}` });
+    assertProblem(await post(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), 400, 'json_too_deep');
+    assertProblem(await post(`{"model":"expt_bandgap","inputs":[{"structure":${deep(5_000)}}]}`), 400, 'json_too_deep');
+    assertProblem(await post(`{"model":"expt_bandgap","inputs":[{"structure":${deep(60)}}]}`), 422, 'invalid_input');
+    assertProblem(await post(`{"model":"expt_bandgap","inputs":[{"formula":"${'['.repeat(1000)}"}]}`), 422, 'invalid_input');
+    const rows = (depth: number) => `{"name":"a","property":"p","unit":"","rows":[{"structure":${deep(depth)},"target":1}]}`;
+    assertProblem(await app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...auth, 'content-type': 'application/json' }, payload: rows(50_000) }), 400, 'json_too_deep');
+    // A dataset row read from a file is bounded too (it overflowed the recursive NUL check and hashing: a 500).
+    for (const content of [`{"structure":${deep(50_000)},"target":1}\n`, `{"formula":${deep(40)},"target":1}\n`]) {
+      const res = await app.inject({ method: 'POST', url: '/v1/datasets', ...(await form(LABELS, { name: 'a.jsonl', content })) });
       assert.deepEqual(assertProblem(res, 422, 'invalid_rows').errors?.map((e) => [e.index, e.code]), [[0, 'input_too_deep']]);
     }
     assertProblem(await post('{}', { 'content-encoding': 'gzip' }), 415, 'unsupported_content_encoding');

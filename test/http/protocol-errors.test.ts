@@ -94,11 +94,13 @@ test('protocol errors over a real socket are problem+json', async (t) => {
   });
 
   await t.test('a body over the limit, declared or chunked: 413; a compressed body: 415', async () => {
-    const declared = await send(post('/v1/predict', ['Content-Type: application/json', 'Content-Length: 5000000'], '{}'));
+    // POST /v1/jobs takes the default limit of 1 MiB.
+    const jobs = (headers: string[], body: string) => post('/v1/jobs', [`Authorization: ${auth.authorization}`, 'Content-Type: application/json', ...headers], body);
+    const declared = await send(jobs(['Content-Length: 100000000'], '{}'));
     assertProblem(declared.responses[0], 413, 'ctp_body_too_large');
-    const chunk = `{"model":"${'x'.repeat(64 * 1024)}`;
+    const chunk = `{"type":"${'x'.repeat(64 * 1024)}`;
     const chunks = Array.from({ length: 20 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`);
-    const streamed = await rawExchange(port, [post('/v1/predict', ['Content-Type: application/json', 'Transfer-Encoding: chunked'], ''), ...chunks, '0\r\n\r\n']);
+    const streamed = await rawExchange(port, [jobs(['Transfer-Encoding: chunked'], ''), ...chunks, '0\r\n\r\n']);
     assertProblem(streamed.responses[0], 413, 'ctp_body_too_large');
     const [gzip] = (await rawExchange(port, post('/v1/predict', ['Content-Type: application/json', 'Content-Encoding: gzip', 'Content-Length: 2'], '{}'))).responses;
     assertProblem(gzip, 415, 'unsupported_content_encoding');
