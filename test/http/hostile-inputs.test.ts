@@ -149,6 +149,8 @@ test('hostile inputs over HTTP: 4xx problems, never a 500', async (t) => {
     }
     assertProblem(await post('{}', { 'content-encoding': 'gzip' }), 415, 'unsupported_content_encoding');
     assertProblem(await post('<a/>', { 'content-type': 'application/xml' }), 415, 'ctp_invalid_media_type');
-    assertProblem(await post(JSON.stringify({ model: 'expt_bandgap', inputs: [{ formula: 'x'.repeat(2 * 1024 * 1024) }] })), 413, 'ctp_body_too_large');
+    // POST /v1/jobs takes the default limit of 1 MiB.
+    const big = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ type: 'x'.repeat(2 * 1024 * 1024) }) });
+    assertProblem(big, 413, 'ctp_body_too_large');
   });
 });
