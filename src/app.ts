@@ -10,6 +10,7 @@ import db from './plugins/external/db.js';
 import redis from './plugins/external/redis.js';
 import swagger from './plugins/external/swagger.js';
 import underPressure from './plugins/external/under-pressure.js';
+import { clientErrorHandler, connectRefused, expectationFailed, frameworkErrors } from './plugins/app/problems.js';
 import { installValidators } from './plugins/external/validation.js';
 
 const HERE = new URL('.', import.meta.url).pathname;
@@ -52,11 +53,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // Errors raised before a route or a request exists are problem+json too (plugins/app/problems.ts).
+    frameworkErrors,
+    clientErrorHandler,
+    // A missing Host is refused with a problem body by plugins/app/protocol.ts instead of Node's empty 400.
+    http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  app.server.on('checkExpectation', expectationFailed.bind(app));
+  app.server.on('connect', connectRefused.bind(app));
   installValidators(app);
 
   const routeTable: { method: string; url: string }[] = [];

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../errors.js';
+import { sendProblem, toProblem } from './problems.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -53,12 +54,19 @@ export default fp(async (app) => {
   };
 
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request: FastifyRequest) => {
-    const key = presentedKey(request.headers.authorization);
-    if (key === undefined) return;
-    const principal = principalOf(key);
-    if (principal === null) throw new UnauthorizedError('the API key is not valid for this server');
-    request.principal = principal;
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const key = presentedKey(request.headers.authorization);
+      if (key === undefined) return;
+      const principal = principalOf(key);
+      if (principal === null) throw new UnauthorizedError('the API key is not valid for this server');
+      request.principal = principal;
+    } catch (err) {
+      // Answered here, not thrown: a route with its own error handler (bull-board's answers everything as a 500)
+      // must not turn a refused key into a server error.
+      const { status, body } = toProblem(err as Error, request);
+      return sendProblem(reply, status, body);
+    }
   });
   app.decorate('requirePrincipal', async (request: FastifyRequest) => {
     if (request.principal === null) throw new UnauthorizedError('this route needs an API key: send "Authorization: Bearer <key>"');

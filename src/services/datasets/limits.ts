@@ -26,13 +26,22 @@ export const DATASET_LIMITS: Readonly<DatasetLimits> = {
 
 export const MAX_ROW_ID_LENGTH = 200;
 
+/**
+ * The largest |target| a row may hold. Beyond it no physical property in any unit is meant, and training on it
+ * overflows float32 (1e308 "completed" with null MAEs): such a row is refused, named by its index.
+ */
+export const MAX_ABS_TARGET = 1e15;
+
+/** Text without NUL: PostgreSQL cannot store U+0000 in text or jsonb (error 22021), so it is refused as a 400 first. */
+export const NUL_FREE = '^[^\\u0000]*$';
+
 export const VisibilitySchema = Type.Enum(['private', 'public'], { description: 'private (default: only its owner sees it) or public (everyone can read it)' });
 
 /** The labels of a dataset, whether they come in a JSON body or as form fields of an upload. */
 export const DatasetFields = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200, description: 'a label for people; not part of the content hash' }),
-  property: Type.String({ minLength: 1, maxLength: 200, description: 'the property the targets measure, e.g. "band gap"' }),
-  unit: Type.String({ maxLength: 50, description: 'unit of the targets ("" when dimensionless)' }),
+  name: Type.String({ minLength: 1, maxLength: 200, pattern: NUL_FREE, description: 'a label for people; not part of the content hash' }),
+  property: Type.String({ minLength: 1, maxLength: 200, pattern: NUL_FREE, description: 'the property the targets measure, e.g. "band gap"' }),
+  unit: Type.String({ maxLength: 50, pattern: NUL_FREE, description: 'unit of the targets ("" when dimensionless)' }),
   visibility: Type.Optional(VisibilitySchema),
 });
 

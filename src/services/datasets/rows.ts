@@ -5,7 +5,7 @@
 import { INPUT_KINDS, inputKind, resolveInput, SPECIES_LIMITS, type InputKind, type MaterialInput } from '../../chem/input.js';
 import { ChemError } from '../../chem/types.js';
 import type { DatasetRowRecord } from '../../db/dataset-queries.js';
-import { MAX_ROW_ID_LENGTH, type RawRow } from './limits.js';
+import { MAX_ABS_TARGET, MAX_ROW_ID_LENGTH, type RawRow } from './limits.js';
 
 const ROW_KEYS = new Set<string>([...INPUT_KINDS, 'species', 'target', 'id']);
 
@@ -17,14 +17,19 @@ export function parseTargetText(text: string): number | Problem {
   if (t === '') return { code: 'target_missing', message: 'the target is empty' };
   if (/^[+-]?(nan|inf|infinity)$/i.test(t)) return { code: 'target_not_finite', message: `the target "${t}" is not a finite number` };
   if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(t)) return { code: 'target_not_number', message: `the target "${t}" is not a number` };
-  const n = Number(t);
-  if (!Number.isFinite(n)) return { code: 'target_not_finite', message: `the target "${t}" is out of range` };
+  return checkTargetRange(Number(t), `"${t}"`);
+}
+
+/** A finite target within ±MAX_ABS_TARGET; `shown` is how the row wrote it. */
+function checkTargetRange(n: number, shown: string): number | Problem {
+  if (!Number.isFinite(n)) return { code: 'target_not_finite', message: `the target ${shown} is not a finite number` };
+  if (Math.abs(n) > MAX_ABS_TARGET) return { code: 'target_out_of_range', message: `the target ${shown} is out of range: |target| must be at most ${MAX_ABS_TARGET}` };
   return n;
 }
 
 function checkTarget(value: unknown, fromText: boolean): number | Problem {
   if (value === undefined || value === null) return { code: 'target_missing', message: 'the row has no "target"' };
-  if (typeof value === 'number') return Number.isFinite(value) ? value : { code: 'target_not_finite', message: `the target ${value} is not a finite number` };
+  if (typeof value === 'number') return checkTargetRange(value, String(value));
   if (typeof value === 'string' && fromText) return parseTargetText(value);
   return { code: 'target_not_number', message: `the target must be a number, got ${typeof value === 'string' ? `the string "${value.slice(0, 40)}"` : typeof value}` };
 }
@@ -36,14 +41,34 @@ function checkId(value: unknown, fromText: boolean): string | null | Problem {
   const id = value.trim();
   if (id === '' && fromText) return null;
   if (id.length === 0 || id.length > MAX_ROW_ID_LENGTH) return { code: 'row_id_invalid', message: `"id" must be 1 to ${MAX_ROW_ID_LENGTH} characters` };
+  if (id.includes('\u0000')) return { code: 'row_id_invalid', message: '"id" contains a NUL character' };
   return id;
 }
 
-function hasNul(v: unknown): boolean {
-  if (typeof v === 'string') return v.includes('\u0000');
-  if (Array.isArray(v)) return v.some(hasNul);
-  if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => k.includes('\u0000') || hasNul(x));
-  return false;
+/** Deeper nesting is no input anyone writes (a pymatgen dict is about 6 levels deep) and overflowed the recursive hashing (a 500). */
+const MAX_INPUT_DEPTH = 32;
+
+/** U+0000, or half of a surrogate pair on its own: text PostgreSQL's jsonb refuses (a 500 when it reached the insert). */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * A character jsonb cannot store anywhere in the input, in a key or a value, or nesting beyond MAX_INPUT_DEPTH;
+ * walked with an explicit stack, so no input can overflow the call stack here.
+ */
+function inputProblem(input: unknown): Problem | undefined {
+  const unstorable: Problem = { code: 'input_invalid_character', message: 'the input contains a NUL character or an unpaired surrogate (text that is not valid Unicode)' };
+  const stack: [unknown, number][] = [[input, 0]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [v, depth] = next;
+    if (typeof v === 'string' && UNSTORABLE.test(v)) return unstorable;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth === MAX_INPUT_DEPTH) return { code: 'input_too_deep', message: `the input is nested more than ${MAX_INPUT_DEPTH} levels deep` };
+    for (const [k, x] of Object.entries(v)) {
+      if (UNSTORABLE.test(k)) return unstorable;
+      stack.push([x, depth + 1]);
+    }
+  }
+  return undefined;
 }
 
 const isProblem = (x: unknown): x is Problem => typeof x === 'object' && x !== null && 'code' in x && 'message' in x;
@@ -109,8 +134,9 @@ export function validateRow(raw: RawRow, fromText: boolean, labelled = true): { 
   let formula: string | undefined;
   let warnings: string[] = [];
   if (kind && input) {
-    if (hasNul(input)) {
-      problems.push({ code: 'input_invalid_character', message: 'the input contains a NUL character' });
+    const invalid = inputProblem(input);
+    if (invalid) {
+      problems.push(invalid);
     } else {
       try {
         const resolved = resolveInput(input as MaterialInput);

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { Offset } from '../../../http/paging.js';
 import { DATASET_LIMITS, DatasetFields, VisibilitySchema } from '../../../services/datasets/limits.js';
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -112,7 +113,7 @@ export const CreateDatasetResponse = Type.Object(
 
 export const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Offset()),
 });
 
 export const DatasetList = Type.Object(
@@ -128,7 +129,7 @@ export const DatasetList = Type.Object(
 
 export const DetailQuery = Type.Object({
   rowsLimit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: 'rows returned (0 for none)' })),
-  rowsOffset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  rowsOffset: Type.Optional(Offset('rows skipped')),
 });
 
 const DatasetRow = Type.Object({

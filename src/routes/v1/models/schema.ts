@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { InputsArray } from '../../../http/inputs.js';
+import { Offset } from '../../../http/paging.js';
 import { MODEL_NAME_PATTERN } from '../../../services/fine-tune/request.js';
-import { VisibilitySchema } from '../../../services/datasets/limits.js';
+import { NUL_FREE, VisibilitySchema } from '../../../services/datasets/limits.js';
 import { CoverageSchema, MaterialPredictionSchema } from '../../../services/inference/prediction.js';
 
 /** A model id (uuid) or name: a name never looks like a uuid, so the two cannot be confused. */
@@ -10,9 +11,9 @@ const ModelIdOrName = Type.String({ minLength: 1, maxLength: 100, pattern: `${MO
 export const ModelRef = Type.Object({ id: ModelIdOrName });
 
 export const ModelListQuery = Type.Object({
-  property: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000]*$', description: 'only models of this property' })),
+  property: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: NUL_FREE, description: 'only models of this property' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Offset()),
 });
 
 const ExpertWeight = Type.Object({ key: Type.String(), kind: Type.String(), weight: Type.Number() });
