@@ -81,6 +81,7 @@ function bodyRoutes(t: Targets): { method: string; url: string; valid: Record<st
     { method: 'POST', url: `/v1/datasets/${t.dataset}/splits`, valid: { method: 'random', seed: 1, fractions: [0.6, 0.2, 0.2] } },
     { method: 'POST', url: `/v1/datasets/${t.dataset}/splits`, valid: { method: 'explicit', train: [0, 1, 2], val: [3], test: [4] } },
     { method: 'POST', url: '/v1/jobs', valid: { type: 'fine-tune', dataset: t.dataset, split: t.split, experts: [t.compositionExpert], epochs: 1, k: 1 } },
+    { method: 'POST', url: '/v1/jobs', valid: { type: 'batch-predict', model: t.compositionModel, dataset: t.dataset, coverage: 0.9 } },
     { method: 'PATCH', url: `/v1/datasets/${t.dataset}`, valid: { visibility: 'private' } },
     { method: 'PATCH', url: `/v1/models/${t.model}`, valid: { visibility: 'private' } },
   ];
@@ -131,7 +132,7 @@ export function hostileId(t: Targets): fc.Arbitrary<string> {
 /** Every route with path parameters, every method, each parameter hostile in turn. */
 export function idRequests(t: Targets): fc.Arbitrary<HostileRequest> {
   const templates = ['/v1/datasets/{a}', '/v1/datasets/{a}/splits', '/v1/datasets/{a}/splits/{b}', '/v1/models/{a}', '/v1/models/{a}/parity.svg', '/v1/models/{a}/gates.svg',
-    '/v1/models/{a}/predict', '/v1/experts/{a}', '/v1/experts/{a}/predict', '/v1/jobs/{a}', '/v1/jobs/{a}/events', '/v1/{a}', '/{a}', '/docs/static/{a}',
+    '/v1/models/{a}/predict', '/v1/experts/{a}', '/v1/experts/{a}/predict', '/v1/jobs/{a}', '/v1/jobs/{a}/events', '/v1/jobs/{a}/output', '/v1/{a}', '/{a}', '/docs/static/{a}',
     '/admin/queues/{a}', '/admin/queues/static/{a}', '/admin/queues/api/queues/training/{a}', '/admin/queues/api/queues/{a}/1/logs'];
   return fc.tuple(fc.constantFrom(...templates), hostileId(t), fc.constantFrom(t.dataset, t.split), fc.constantFrom('GET', 'POST', 'PATCH', 'DELETE', 'PUT', 'HEAD', 'OPTIONS'), fc.boolean())
     .map(([template, id, other, method, withAuth]) => {
