@@ -20,6 +20,8 @@ export function startJobRunner(opts: {
   prefix: string;
   concurrency: number;
   backend: string;
+  /** Child processes a training job may use (0, the default: one per core). */
+  trainingProcesses?: number;
   logger: Logger;
 }): JobRunner {
   const { pool, logger } = opts;
@@ -53,6 +55,7 @@ export function startJobRunner(opts: {
         payload,
         signal: controller.signal,
         backend: opts.backend,
+        trainingProcesses: opts.trainingProcesses ?? 0,
         pool,
         async reportProgress(progress) {
           if (controller.signal.aborted) throw controller.signal.reason;

@@ -13,6 +13,8 @@ export interface JobContext<P> {
   /** Persists progress (Postgres row and BullMQ progress event); throws AbortError if the job was cancelled. */
   reportProgress(progress: Record<string, unknown>): Promise<void>;
   backend: string;
+  /** Child processes a training job may use (0: one per core). */
+  trainingProcesses: number;
   pool: Pool;
 }
 

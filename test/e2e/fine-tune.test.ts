@@ -50,14 +50,18 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
     const warmup = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'fine-tune', dataset: dataset.id, split: split.id, name: 'x', epochs: 3, gateWarmup: 5 } });
     assert.equal(warmup.statusCode, 422);
     assert.equal(warmup.json().code, 'gate_warmup_too_long');
+    const conflict = await app.inject({ method: 'POST', url: '/v1/jobs', headers: auth, payload: { type: 'fine-tune', dataset: dataset.id, split: split.id, name: 'x', recipe: 'auto', loss: 'l1' } });
+    assert.equal(conflict.statusCode, 422);
+    assert.equal(conflict.json().code, 'recipe_options_conflict');
+    assert.match(conflict.json().detail, /"recipe": "custom"/);
   });
 
   await t.test('a mixed-kind fine-tune runs through the queue and a worker process to a model', async () => {
     const created = await app.inject({
       method: 'POST', url: '/v1/jobs', headers: auth,
-      // Both kinds in one mixture (the composition expert reads the structure's sites), gate ranked by probes, every
-      // expert mixed in the first 2 epochs, L1 loss.
-      payload: { type: 'fine-tune', dataset: dataset.id, split: split.id, name: 'gaps-e2e', experts: ['mp_bandgap', 'jarvis_bandgap', 'comp_mp_gap'], k: 2, epochs: 4, patience: 4, gateWarmup: 2, loss: 'l1', gateInit: 'probe' },
+      // A custom recipe: both kinds in one mixture (the composition expert reads the structure's sites), gate ranked by
+      // probes, every expert mixed in the first 2 epochs, L1 loss; 2 members.
+      payload: { type: 'fine-tune', dataset: dataset.id, split: split.id, name: 'gaps-e2e', experts: ['mp_bandgap', 'jarvis_bandgap', 'comp_mp_gap'], k: 2, epochs: 4, patience: 4, gateWarmup: 2, loss: 'l1', gateInit: 'probe', members: 2 },
     });
     assert.equal(created.statusCode, 202, created.body);
     assert.equal(created.headers.location, `/v1/jobs/${created.json().id}`);
@@ -83,8 +87,12 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
     assert.equal(m.name, 'gaps-e2e');
     assert.equal(m.datasetId, dataset.id);
     assert.equal(m.splitId, split.id);
-    assert.equal(m.experts.length, 2);
+    // Gate weights averaged over the 2 members: each mixes 2 of the 3 experts.
+    assert.ok(m.experts.length >= 2 && m.experts.length <= 3, JSON.stringify(m.experts));
     assert.ok(m.experts.some((e: { kind: string }) => e.kind === 'cgcnn'), JSON.stringify(m.experts));
+    assert.equal(m.metrics.members, 2);
+    assert.equal(m.metrics.recipe, 'cgcnn+composition/probe/l1/none');
+    assert.equal(m.metrics.calibration.structure.method, 'ensemble-spread-split-conformal/1');
     assert.equal(m.config.loss, 'l1');
     assert.equal(m.config.gateWarmup, 2);
     assert.equal(m.config.gateInit, 'probe');
@@ -106,11 +114,12 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
     assert.equal(predict.statusCode, 200, predict.body);
     preds = predict.json().predictions;
     assert.equal(preds.length, 3);
-    for (const p of preds as unknown as { value: number; unit: string; uncertaintyMethod: string; experts: unknown[] }[]) {
-      assert.ok(Number.isFinite(p.value));
+    for (const p of preds as unknown as { value: number; unit: string; uncertaintyMethod: string; interval: [number, number]; basis: string; experts: unknown[] }[]) {
+      assert.ok(Number.isFinite(p.value) && p.value >= 0, `a band gap is never negative: ${p.value}`);
       assert.equal(p.unit, 'eV');
-      assert.equal(p.uncertaintyMethod, 'test-mae');
-      assert.equal(p.experts.length, 2);
+      assert.equal(p.uncertaintyMethod, 'split-conformal-ensemble');
+      assert.equal(p.basis, 'structure');
+      assert.ok(p.interval[0] <= p.value && p.value <= p.interval[1] && p.interval[0] >= 0, JSON.stringify(p));
     }
     const same = await app.inject({ method: 'POST', url: `/v1/models/${model.id}/predict`, headers: auth, payload: { inputs: [{ structure: rows[0].structure }] } });
     assert.equal(same.json().predictions[0].value, preds[0].value);
@@ -148,7 +157,7 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
     assert.equal((await app.inject({ url: '/v1/models/gaps-cancelled', headers: auth })).statusCode, 404);
   });
 
-  await t.test('left out, the name comes from the dataset and loss and gate start follow the experts\' kinds', async () => {
+  await t.test('left out, the recipe is "auto": candidates chosen by validation MAE, 3 members, calibrated; the name comes from the dataset', async () => {
     const formulas = readTaskRows('expt_bandgap').slice(0, 60).map((r) => ({ formula: r.formula, target: r.target }));
     const fUpload = await app.inject({ method: 'POST', url: '/v1/datasets', headers: auth, payload: { name: 'gaps formulas', property: 'band gap', unit: 'eV', rows: formulas } });
     assert.equal(fUpload.statusCode, 201, fUpload.body);
@@ -164,6 +173,8 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
     });
     assert.equal(fJob.statusCode, 202, fJob.body);
     assert.equal(fJob.json().payload.name, `gaps-formulas-${fJob.json().id.slice(0, 8)}`);
+    assert.equal(fJob.json().payload.recipe, 'auto');
+    assert.equal(fJob.json().payload.members, 3);
     const fDone = await until('the formula fine-tune to finish', async () => {
       const j = await get(`/v1/jobs/${fJob.json().id}`);
       return ['completed', 'failed'].includes(j.state) ? j : undefined;
@@ -171,9 +182,15 @@ test('end to end: upload a real dataset, split it, fine-tune through the queue a
     assert.equal(fDone.state, 'completed', `${JSON.stringify(fDone)}\n${out()}`);
     const fModel = await get(`/v1/models/${fDone.result.model}`);
     assert.equal(fModel.name, fJob.json().payload.name);
-    assert.equal(fModel.config.loss, 'l1');
-    assert.equal(fModel.config.gateInit, 'probe');
+    const candidates = fModel.metrics.candidates as { name: string; valMae: number; paper: boolean }[];
+    assert.ok(candidates.length >= 2 && candidates.some((c) => c.paper), JSON.stringify(candidates));
+    const best = candidates.reduce((a, c) => (c.valMae < a.valMae ? c : a));
+    assert.equal(fModel.metrics.recipe, best.name);
+    assert.equal(fModel.metrics.members, 3);
+    assert.ok(fModel.metrics.coverage90 >= 0 && fModel.metrics.coverage90 <= 1);
     assert.deepEqual(fModel.inputKinds, ['formula', 'structure', 'cif', 'poscar']);
+    const p = (await app.inject({ method: 'POST', url: `/v1/models/${fModel.id}/predict`, headers: auth, payload: { inputs: [{ formula: 'GaAs' }, { formula: 'Cu' }] } })).json().predictions;
+    for (const x of p) assert.ok(x.value >= 0 && x.interval[0] >= 0 && x.interval[0] <= x.value && x.value <= x.interval[1], JSON.stringify(x));
     assert.deepEqual(trainingDefaults(['cgcnn', 'composition']), { loss: 'mse', gateInit: 'equal' });
   });
 

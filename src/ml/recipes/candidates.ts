@@ -92,7 +92,8 @@ export function recipeConfig(r: Recipe, keys: PoolKeys, protocol: Protocol, extr
   if (experts.length === 0) throw new RangeError(`recipe ${r.name}: no expert in pool ${r.pool}`);
   return {
     ...extra,
-    mode: 'mixture',
+    // A custom recipe may train one fixed expert ('pairwise') or from scratch; every candidate recipe is a mixture.
+    mode: extra.mode ?? 'mixture',
     experts,
     k: Math.min(protocol.k, experts.length),
     epochs: protocol.epochs,

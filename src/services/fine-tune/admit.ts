@@ -11,10 +11,11 @@ import { getSplit } from '../../db/split-queries.js';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../errors.js';
 import { leakageReason } from '../../ml/experts/leakage.js';
 import type { GateInit } from '../../ml/mixture/config.js';
-import type { FineTunePayload, FineTuneRequest } from './request.js';
+import { CANDIDATE_PROTOCOL } from '../../ml/recipes/candidates.js';
+import { CUSTOM_RECIPE_OPTIONS, type FineTunePayload, type FineTuneRequest } from './request.js';
 
 /**
- * Loss and starting gate for a request that names neither. Mixtures of composition experts alone start from probes and
+ * Loss and starting gate of a custom recipe that names neither. Mixtures of composition experts alone start from probes and
  * train on L1: measured over the paper's 5 splits, expt_bandgap 0.536 → 0.364 eV and jarvis_3d_gap_tbmbj_comp
  * 0.579 → 0.394 eV, and 13 of 16 shipped models better (docs/composition-experts.md, docs/shipped-models.md).
  * Mixtures with crystal-graph experts keep the paper's equal logits and MSE: there the recipe was measured on single
@@ -69,9 +70,14 @@ export async function admitFineTune(pool: Pool, owner: string, request: FineTune
   if (!dataset.labelled) throw new UnprocessableError('dataset_unlabelled', `dataset ${dataset.id} has no targets: it can be screened with a batch-prediction job, not trained on`);
   if (!(await getSplit(pool, request.dataset, request.split))) throw new NotFoundError('split_not_found', `dataset ${request.dataset} has no split ${request.split}`);
   const experts = await resolveFineTuneExperts(pool, request.experts ?? 'all', dataset);
+  const customOptions = CUSTOM_RECIPE_OPTIONS.filter((o) => request[o] !== undefined);
+  const recipe = request.recipe ?? (customOptions.length > 0 ? 'custom' : 'auto');
+  if (recipe !== 'custom' && customOptions.length > 0) {
+    throw new UnprocessableError('recipe_options_conflict', `${customOptions.join(', ')} define a custom recipe; with recipe "${recipe}" they are chosen for you. Send "recipe": "custom" or leave them out`);
+  }
   const mode = request.mode ?? 'mixture';
   if (mode !== 'mixture' && experts.length !== 1) throw new UnprocessableError('one_expert_required', `${mode} training uses exactly one expert; name it in "experts"`);
-  const epochs = request.epochs ?? 1000;
+  const epochs = request.epochs ?? CANDIDATE_PROTOCOL.epochs;
   const gateWarmup = request.gateWarmup ?? 0;
   if (gateWarmup > epochs) throw new UnprocessableError('gate_warmup_too_long', `gateWarmup (${gateWarmup}) cannot exceed epochs (${epochs})`);
   const name = request.name ?? defaultModelName(dataset.name, jobId);
@@ -80,9 +86,10 @@ export async function admitFineTune(pool: Pool, owner: string, request: FineTune
   }
   const defaults = trainingDefaults(experts.map((e) => e.kind));
   return {
-    type: 'fine-tune', dataset: dataset.id, split: request.split, name, experts: experts.map((e) => e.key), mode,
-    k: Math.min(request.k ?? 2, experts.length), epochs, patience: request.patience ?? Math.min(500, epochs), seed: request.seed ?? 0,
-    batchSize: request.batchSize ?? 250, loss: request.loss ?? defaults.loss, gateWarmup, gateInit: request.gateInit ?? defaults.gateInit,
-    visibility: request.visibility ?? 'private',
+    type: 'fine-tune', dataset: dataset.id, split: request.split, name, experts: experts.map((e) => e.key), recipe,
+    custom: recipe === 'custom' ? { mode, loss: request.loss ?? defaults.loss, gateWarmup, gateInit: request.gateInit ?? defaults.gateInit } : null,
+    members: request.members ?? 3, basis: experts.some((e) => e.kind === 'cgcnn') ? 'structure' : 'composition',
+    k: Math.min(request.k ?? CANDIDATE_PROTOCOL.k, experts.length), epochs, patience: request.patience ?? Math.min(CANDIDATE_PROTOCOL.patience, epochs), seed: request.seed ?? 0,
+    batchSize: request.batchSize ?? 250, visibility: request.visibility ?? 'private',
   };
 }

@@ -1,20 +1,27 @@
 /**
- * Runs a queued fine-tune: trains a mixture on the stored dataset and split, then writes the model and completes the
- * job in one transaction, so a job is never completed without its model nor a model stored for an unfinished job.
+ * Runs a queued fine-tune: a split ensemble (recipe chosen on the validation rows, `members` seeds of it, calibration
+ * fitted on the validation rows) trained on the stored dataset and split, in child processes (one per core: tfjs wasm
+ * runs one thread per process). The model and the job's completion are written in one transaction, so a job is never
+ * completed without its model nor a model stored for an unfinished job. Test rows are only read for the report.
  */
+import { availableParallelism } from 'node:os';
 import { resolveInput, type MaterialInput } from '../../chem/input.js';
-import { getDataset, getDatasetRows } from '../../db/dataset-queries.js';
+import { getDataset, getDatasetRows, type DatasetRecord } from '../../db/dataset-queries.js';
 import { getExpert, getExpertWeights } from '../../db/expert-queries.js';
 import { completeJob } from '../../db/job-queries.js';
 import { insertModel, type ModelRecord } from '../../db/model-queries.js';
 import { withTransaction, type Pool } from '../../db/pool.js';
-import { getSplit } from '../../db/split-queries.js';
+import { getSplit, type SplitRecord } from '../../db/split-queries.js';
 import { crystalGraph } from '../../ml/cgcnn/batching.js';
 import type { ExpertInput, ExpertWeights } from '../../ml/experts/expert-kind.js';
 import { expertFromBytes } from '../../ml/experts/registry.js';
 import { modelSha256, serializeEnsemble } from '../../ml/mixture/ensemble.js';
-import { predictMixture } from '../../ml/mixture/model.js';
-import { trainMixture, type EpochProgress } from '../../ml/mixture/trainer.js';
+import type { EpochProgress } from '../../ml/mixture/trainer.js';
+import { recipe, type ExpertPool, type Recipe } from '../../ml/recipes/candidates.js';
+import { childProcessRunner } from '../../ml/recipes/child-runner.js';
+import { heldOutReport, predictCalibrated } from '../../ml/recipes/evaluate.js';
+import { trainSplitEnsemble, type SplitEnsemble } from '../../ml/recipes/split-ensemble.js';
+import { candidateSummary } from '../../ml/recipes/summary.js';
 import { ensembleGate, loadModel } from '../../ml/stored-model.js';
 import type { FineTunePayload } from './request.js';
 
@@ -27,17 +34,29 @@ export async function loadStoredExperts(pool: Pool, keys: readonly string[]): Pr
   }));
 }
 
-/** Progress is reported once per epoch, at most every 250 ms (and always for the last epoch). */
-export async function runFineTune(opts: {
+/** The one recipe of a custom request (its experts are the pool), or what "auto" and "paper" ask the ensemble for. */
+function recipeOf(payload: FineTunePayload, experts: readonly ExpertWeights[]): 'auto' | 'paper' | Recipe {
+  if (payload.recipe !== 'custom' || !payload.custom) return payload.recipe === 'custom' ? 'auto' : payload.recipe;
+  const kinds = new Set(experts.map((e) => e.kind));
+  const pool: ExpertPool = kinds.has('cgcnn') && kinds.has('composition') ? 'cgcnn+composition' : kinds.has('cgcnn') ? 'cgcnn' : 'composition';
+  return recipe(pool, payload.custom.gateInit, payload.custom.loss, 'none', 'none');
+}
+
+export interface FineTuneOptions {
   pool: Pool;
   jobId: string;
   /** The principal that submitted the job: it owns the model, and reads the dataset as itself. */
   owner: string;
   payload: FineTunePayload;
   backend: string;
+  /** Child processes that train runs in parallel (0: one per core). */
+  processes: number;
   signal: AbortSignal;
   report(progress: Record<string, unknown>): Promise<void>;
-}): Promise<Record<string, unknown>> {
+}
+
+/** Progress is reported once per epoch of any run, at most every 250 ms (and always for a run's last epoch). */
+export async function runFineTune(opts: FineTuneOptions): Promise<Record<string, unknown>> {
   const { pool, payload } = opts;
   const dataset = await getDataset(pool, opts.owner, payload.dataset);
   if (!dataset) throw new Error(`dataset ${payload.dataset} no longer exists`);
@@ -45,55 +64,102 @@ export async function runFineTune(opts: {
   if (!split) throw new Error(`split ${payload.split} of dataset ${payload.dataset} no longer exists`);
   const rows = await getDatasetRows(pool, payload.dataset);
   const experts = await loadStoredExperts(pool, payload.experts);
-  const readsStructures = experts.some((b) => b.kind === 'cgcnn');
+  const structure = payload.basis === 'structure';
 
   await opts.report({ stage: 'preparing', rows: rows.length, experts: experts.length });
-  const inputs: ExpertInput[] = rows.map((r) => {
-    const resolved = resolveInput(r.input as MaterialInput);
-    return readsStructures && resolved.structure ? { formula: resolved.formula, graph: crystalGraph(resolved.structure) } : { formula: resolved.formula };
-  });
+  const resolved = rows.map((r) => resolveInput(r.input as MaterialInput));
+  const inputs: ExpertInput[] = [];
+  for (const r of resolved) {
+    inputs.push(structure && r.structure ? { formula: r.formula, graph: crystalGraph(r.structure) } : { formula: r.formula });
+    // Graphs of a large dataset take seconds: the worker's lock renewal and cancellation must still run.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
   const targets = Float64Array.from(rows, (r) => r.target ?? Number.NaN);
 
+  const runs: { recipe: string; valMae: number }[] = [];
   let lastReport = 0;
+  let reporting = false;
   let lastProgress: Record<string, unknown> = {};
-  const { mode, k, epochs, patience, seed, batchSize, loss, gateWarmup, gateInit } = payload;
-  const result = await trainMixture(
-    { inputs, targets, split: { train: split.train, val: split.val, test: split.test } },
-    { mode, experts: payload.experts, k, epochs, patience, seed, batchSize, loss, gateWarmup, gateInit },
-    {
-      experts,
-      signal: opts.signal,
-      async onEpoch(p: EpochProgress) {
-        // Epochs are counted from 1 for people; the last one is always reported.
-        lastProgress = { stage: 'training', epoch: p.epoch + 1, epochs: p.epochs, trainLoss: p.trainLoss, valMae: p.valMae, bestValMae: p.bestValMae, bestEpoch: p.bestEpoch + 1, gate: p.gate, seconds: p.seconds };
-        const now = Date.now();
-        if (now - lastReport < 250 && p.epoch + 1 < p.epochs) return;
-        lastReport = now;
-        await opts.report(lastProgress);
+  const onEpoch = (run: { recipe: string; seed: number }, p: EpochProgress): void => {
+    // Epochs are counted from 1 for people.
+    lastProgress = {
+      stage: 'training', recipe: run.recipe, seed: run.seed, epoch: p.epoch + 1, epochs: p.epochs, trainLoss: p.trainLoss, valMae: p.valMae,
+      bestValMae: p.bestValMae, bestEpoch: p.bestEpoch + 1, gate: p.gate, seconds: p.seconds, candidates: runs,
+    };
+    const now = Date.now();
+    if (reporting || (now - lastReport < 250 && p.epoch + 1 < p.epochs)) return;
+    lastReport = now;
+    reporting = true;
+    // A progress write that finds the job cancelled aborts the job's signal, which stops the runs.
+    opts.report(lastProgress).catch(() => {}).finally(() => {
+      reporting = false;
+    });
+  };
+  const runner = childProcessRunner({ parallel: opts.processes > 0 ? opts.processes : availableParallelism() });
+  let ensemble: SplitEnsemble;
+  try {
+    ensemble = await trainSplitEnsemble(
+      { inputs, targets, split: { train: split.train, val: split.val } },
+      {
+        basis: payload.basis,
+        experts: { cgcnn: experts.filter((e) => e.kind === 'cgcnn'), composition: experts.filter((e) => e.kind === 'composition') },
+        recipe: recipeOf(payload, experts),
+        members: payload.members,
+        seed: payload.seed,
+        protocol: { epochs: payload.epochs, patience: payload.patience, k: payload.k },
+        extra: { batchSize: payload.batchSize, ...(payload.custom ? { mode: payload.custom.mode, gateWarmup: payload.custom.gateWarmup } : {}) },
+        runner,
+        signal: opts.signal,
+        onEpoch,
+        onCandidate: (c) => void runs.push({ recipe: c.recipe.name, valMae: c.valMae }),
       },
-    },
-  );
+    );
+  } finally {
+    await runner.close();
+  }
 
   await opts.report({ ...lastProgress, stage: 'saving' });
-  const testRows = split.test;
-  const testPred = testRows.length > 0 ? predictMixture(result.model, testRows.map((i) => inputs[i])) : new Float32Array();
-  const trainingElements = [...new Set(split.train.flatMap((i) => Object.keys(resolveInput(rows[i].input as MaterialInput).composition)))].sort();
+  return saveModel(opts, ensemble, { dataset, experts, rows, resolved, inputs, split });
+}
+
+/** Stores the ensemble as a model with its card and completes the job, in one transaction. */
+async function saveModel(
+  opts: FineTuneOptions,
+  e: SplitEnsemble,
+  data: {
+    dataset: DatasetRecord;
+    experts: readonly ExpertWeights[];
+    rows: readonly { target: number | null }[];
+    resolved: readonly { composition: Record<string, number> }[];
+    inputs: readonly ExpertInput[];
+    split: SplitRecord;
+  },
+): Promise<Record<string, unknown>> {
+  const { pool, payload } = opts;
+  const { dataset, experts } = data;
   const baseOf = (key: string, sha: string) => experts.find((b) => b.key === key && b.baseSha256 === sha)?.weights;
-  const weights = serializeEnsemble([result.model], baseOf);
-  // What is stored is what will be served: the bytes are loaded back exactly as the model service will load them.
+  const weights = serializeEnsemble(e.members, baseOf);
+  // What is stored is what will be served: the bytes are loaded back exactly as the inference threads load them.
   const { members, needsStructure } = loadModel(weights, baseOf);
+  const { split } = data;
+  // Test rows are read here, once, after every choice was made on validation rows.
+  const test = split.test.length > 0
+    ? heldOutReport(predictCalibrated(members, e.calibration, split.test.map((i) => data.inputs[i])), split.test.map((i) => data.rows[i].target as number))
+    : null;
+  const chosen = e.candidates.find((c) => c.recipe.name === e.chosen.name)!;
+  const summary = { recipe: e.chosen.name, valMae: chosen.valMae, testMae: test?.mae ?? null, coverage90: test?.coverage ?? null, bestEpoch: chosen.bestEpoch, epochsRun: chosen.epochsRun };
   const metrics = {
-    trainMae: result.trainMae, valMae: result.valMae, testMae: result.testMae, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun,
-    stoppedEarly: result.stoppedEarly, prepareSeconds: result.prepareSeconds, trainSeconds: result.trainSeconds, backend: opts.backend, members: 1,
-    parity: { targets: testRows.map((i) => rows[i].target as number), predictions: Array.from(testPred) },
-    trainingElements,
+    ...summary, trainMae: chosen.trainMae, members: members.length, basis: e.basis, meanWidth90: test?.meanWidth ?? null,
+    candidates: e.candidates.map(candidateSummary), skipped: e.skipped, bound: e.calibration.bound,
+    calibration: { [e.basis]: e.calibration }, trainSeconds: e.seconds, backend: opts.backend,
+    parity: { targets: split.test.map((i) => data.rows[i].target as number), predictions: test?.values.map((v) => v.value) ?? [] },
+    trainingElements: [...new Set(split.train.flatMap((i) => Object.keys(data.resolved[i].composition)))].sort(),
   };
-  const summary = { valMae: result.valMae, testMae: result.testMae, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun };
   const model: ModelRecord = await withTransaction(pool, async (client) => {
     const m = await insertModel(client, {
       owner: opts.owner, visibility: payload.visibility, name: payload.name, property: dataset.property, unit: dataset.unit, datasetId: dataset.id, splitId: split.id, jobId: opts.jobId,
       inputKinds: needsStructure ? ['structure', 'cif', 'poscar'] : ['formula', 'structure', 'cif', 'poscar'],
-      config: result.model.config as unknown as Record<string, unknown>, experts: ensembleGate(members), metrics,
+      config: members[0].config as unknown as Record<string, unknown>, experts: ensembleGate(members), metrics,
       weights, checksum: modelSha256(weights), shipped: false,
     });
     await completeJob(client, opts.jobId, { model: m.id, name: m.name, ...summary });

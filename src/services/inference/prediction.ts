@@ -24,7 +24,8 @@ export const MaterialPredictionSchema = Type.Object({
   uncertainty: Type.Union([Type.Number(), Type.Null()], {
     description: 'standard deviation in `unit` for this material: half the width of its calibrated 68 % interval',
   }),
-  interval: Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()], { description: '[low, high] in `unit` expected to hold the true value with probability `coverage`' }),
+  // A pair as an array of two: OpenAPI 3.0, which the docs are written in, has no tuples.
+  interval: Type.Union([Type.Array(Type.Number(), { minItems: 2, maxItems: 2 }), Type.Null()], { description: '[low, high] in `unit` expected to hold the true value with probability `coverage`' }),
   coverage: Type.Union([Type.Number(), Type.Null()], { description: 'the coverage `interval` was calibrated for' }),
   uncertaintyMethod: Type.Enum([...UNCERTAINTY_METHODS]),
   basis: Type.Enum(['structure', 'composition'], {
