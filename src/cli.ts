@@ -7,7 +7,7 @@ import { predictCommand } from './cli/predict.js';
 import { trainCommand } from './cli/train.js';
 import { loadConfig } from './config.js';
 
-const BENCHES = ['chem', 'experts', 'paper', 'http', 'inference'];
+const BENCHES = ['chem', 'experts', 'paper', 'http', 'inference', 'hostile', 'matbench', 'gap-textbook'];
 
 const USAGE = `usage: matmoe <command> [options]
 

@@ -13,7 +13,7 @@ export const FINE_TUNE_FLAGS: Record<string, { type: 'string' }> = Object.fromEn
 
 /** A one-line description per flag, for the usage text. */
 export function fineTuneFlagHelp(): string {
-  return Object.entries(FINE_TUNE_OPTIONS).map(([k, s]) => `  --${kebab(k)}`.padEnd(20) + ((s as TSchema & { description?: string }).description ?? '').split('.')[0]).join('\n');
+  return Object.entries(FINE_TUNE_OPTIONS).map(([k, s]) => `  --${kebab(k)}`.padEnd(20) + ((s as TSchema & { description?: string }).description ?? '').split(/\.(\s|$)/)[0]).join('\n');
 }
 
 function isIntegerSchema(s: unknown): boolean {

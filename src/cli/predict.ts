@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname, basename } from 'node:path';
+import type { MaterialPrediction } from '../services/inference/prediction.js';
 import { ApiClient } from './client.js';
 import { formatTable } from './table.js';
 
@@ -29,7 +30,7 @@ export async function inputFromArgument(arg: string): Promise<{ label: string; i
 export async function predictCommand(client: ApiClient, model: string, args: readonly string[]): Promise<string> {
   if (args.length === 0) throw new Error('give at least one formula or structure file, e.g. "matmoe predict --model expt_bandgap GaAs"');
   const items = await Promise.all(args.map(inputFromArgument));
-  const res = await client.request<{ unit: string; property: string; predictions: { value: number; uncertainty: number | null; formula: string; experts: { key: string; weight: number }[]; warnings: string[] }[] }>(
+  const res = await client.request<{ unit: string; property: string; predictions: MaterialPrediction[] }>(
     'POST', '/v1/predict', { model, inputs: items.map((i) => i.input) },
   );
   const rows = res.predictions.map((p, i) => [
@@ -37,8 +38,10 @@ export async function predictCommand(client: ApiClient, model: string, args: rea
     p.formula,
     p.value.toPrecision(4),
     p.uncertainty === null ? '' : `± ${p.uncertainty.toPrecision(2)}`,
+    p.interval === null || p.coverage === null ? '' : `${p.interval[0].toPrecision(3)} – ${p.interval[1].toPrecision(3)} (${Math.round(p.coverage * 100)} %)`,
+    p.basis,
     p.experts.filter((e) => e.weight > 0).slice(0, 3).map((e) => `${e.key} ${e.weight.toFixed(2)}`).join(', '),
     p.warnings.join('; '),
   ]);
-  return `${model}: ${res.property} (${res.unit})\n${formatTable(['input', 'formula', 'value', 'uncertainty', 'experts', 'warnings'], rows)}`;
+  return `${model}: ${res.property} (${res.unit})\n${formatTable(['input', 'formula', 'value', 'uncertainty', 'interval', 'basis', 'experts', 'warnings'], rows)}`;
 }

@@ -101,8 +101,11 @@ export function startJobRunner(opts: {
     connection: opts.connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency,
-    // A worker that dies without releasing its job loses the lock after 30 s; the job is then retried once more.
-    lockDuration: 30_000,
+    // The lock is renewed every 5 s while a job runs (training runs in child processes, so this event loop stays free);
+    // a worker that dies loses it 5–10 s later, and a live worker's stalled check, every 3 s, hands the job on: a
+    // crashed worker's job runs again within about 10 s and resumes from its checkpoints. Twice at most.
+    lockDuration: 10_000,
+    stalledInterval: 3_000,
     maxStalledCount: 2,
   });
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
