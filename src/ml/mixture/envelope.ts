@@ -9,9 +9,11 @@ import { createHash } from 'node:crypto';
 
 const SEAL_HEADER = 8 + 4 + 32;
 
+export const CHECKPOINT_ERROR_CODES = ['checkpoint_malformed', 'checkpoint_checksum', 'checkpoint_version', 'checkpoint_incompatible'] as const;
+
 export class CheckpointError extends Error {
   constructor(
-    readonly code: 'checkpoint_malformed' | 'checkpoint_checksum' | 'checkpoint_version' | 'checkpoint_incompatible',
+    readonly code: (typeof CHECKPOINT_ERROR_CODES)[number],
     message: string,
   ) {
     super(message);
@@ -81,3 +83,13 @@ export function unframe(bytes: Uint8Array, tag: string, what: string): Uint8Arra
   if (at !== bytes.byteLength || n === 0) throw new CheckpointError('checkpoint_malformed', `${what} has trailing bytes or no member`);
   return parts;
 }
+
+/** JSON that keeps non-finite numbers (an infinite best MAE before the first scored epoch, a diverged loss). */
+export const toJson = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? { $num: String(x) } : x));
+export const fromJson = (s: string): unknown =>
+  JSON.parse(s, (_k, x: unknown) => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) return x;
+    const keys = Object.keys(x);
+    const n = (x as { $num?: unknown }).$num;
+    return keys.length === 1 && typeof n === 'string' ? Number(n) : x;
+  });

@@ -16,7 +16,7 @@ import { GRAPH_VERSION } from '../cgcnn/batching.js';
 import type { ExpertWeights } from '../experts/expert-kind.js';
 import { parseSafetensors, serializeSafetensors, type NamedTensor } from '../safetensors.js';
 import type { MixtureConfig } from './config.js';
-import { CheckpointError, seal, unseal } from './envelope.js';
+import { CheckpointError, fromJson, seal, toJson, unseal } from './envelope.js';
 import type { EpochProgress, MixtureData } from './train-types.js';
 
 const TAG = 'MATMOETS';
@@ -66,16 +66,6 @@ interface Meta {
 
 /** Per expert: every snapshot name, and those equal to the reference (not stored). */
 type ExpertIndex = { names: string[]; referenced: string[] }[];
-
-/** JSON that keeps non-finite numbers (an infinite best MAE before the first scored epoch, a diverged loss). */
-const toJson = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? { $num: String(x) } : x));
-const fromJson = (s: string): unknown =>
-  JSON.parse(s, (_k, x: unknown) => {
-    if (typeof x !== 'object' || x === null || Array.isArray(x)) return x;
-    const keys = Object.keys(x);
-    const n = (x as { $num?: unknown }).$num;
-    return keys.length === 1 && typeof n === 'string' ? Number(n) : x;
-  });
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
@@ -206,11 +196,11 @@ function canonical(v: unknown): string {
 }
 
 /**
- * sha256 (hex) of what decides a run's trajectory: the resolved config, the training and validation rows in order,
+ * sha256 (hex) of what decides a run's trajectory: the config (resolved by the trainer; as given by a job), the training and validation rows in order,
  * their inputs and targets, the experts (shipped file hash, or the weights of an expert without one) and the
  * featurisation versions. Test rows are left out: they never steer training.
  */
-export function trainingFingerprint(config: MixtureConfig, data: MixtureData, bases: readonly ExpertWeights[]): string {
+export function trainingFingerprint(config: MixtureConfig | Partial<MixtureConfig>, data: MixtureData, bases: readonly ExpertWeights[]): string {
   const h = createHash('sha256');
   const bytes = (a: ArrayBufferView) => h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   h.update(`${TAG}/${VERSION}|${GRAPH_VERSION}|${ATOM_FEATURES_VERSION}|${canonical(config)}`);
