@@ -8,7 +8,7 @@ import { CheckpointError } from '../../src/ml/mixture/envelope.js';
 import { TrainingAborted } from '../../src/ml/mixture/trainer.js';
 import { childProcessRunner } from '../../src/ml/recipes/child-runner.js';
 import { runTrainJob } from '../../src/ml/recipes/runner.js';
-import type { RunResumed, RunStore } from '../../src/ml/recipes/run-store.js';
+import { RunStoreError, type RunResumed, type RunStore } from '../../src/ml/recipes/run-store.js';
 import { trainSplitEnsemble, type EnsembleOptions, type SplitData, type SplitEnsemble } from '../../src/ml/recipes/split-ensemble.js';
 import { readTaskRows } from '../../scripts/lib/tasks.js';
 
@@ -132,4 +132,14 @@ test('a split ensemble stopped mid-run and called again with its store finishes 
   kinds.length = 0;
   await trainSplitEnsemble({ ...data, targets: moved }, { ...base, ...checkpoints, onEpoch: () => void epochs++, onResume: (r) => void kinds.push(r.kind) });
   assert.ok(epochs >= total - 6 && kinds.length > 0 && kinds.every((k) => k === 'discarded'), `${epochs} epochs, ${kinds}`);
+});
+
+test('a store that fails fails the ensemble instead of passing its run over', async () => {
+  const failing = (on: 'load' | 'save'): RunStore => ({
+    load: async () => (on === 'load' ? Promise.reject(new Error('connection lost')) : null),
+    save: async () => Promise.reject(new Error('disk full')),
+  });
+  const opts = { ...base, members: 1, recipe: 'paper' as const, checkpointEvery: { epochs: 1 } };
+  await assert.rejects(trainSplitEnsemble(data, { ...opts, checkpoints: failing('load') }), (e: unknown) => e instanceof RunStoreError && /connection lost/.test(e.message));
+  await assert.rejects(trainSplitEnsemble(data, { ...opts, checkpoints: failing('save') }), (e: unknown) => e instanceof RunStoreError && /disk full/.test(e.message));
 });

@@ -70,6 +70,10 @@ test('a composition mixture stopped after a checkpoint and resumed ends bit for 
   const checked = await trainMixture(data, config, { experts, checkpoint: { everyEpochs: 3, save: (_b, at) => void epochs.push(at.epoch) } });
   assert.deepEqual(epochs, [2, 5, 8]);
   assert.deepEqual(outcome(checked), outcome(whole));
+  epochs.length = 0;
+  await trainMixture(data, config, { experts, checkpoint: { everySeconds: 0, save: (_b, at) => void epochs.push(at.epoch) } });
+  assert.deepEqual(epochs, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  await assert.rejects(trainMixture(data, config, { experts, checkpoint: { everyEpochs: 0, save: () => {} } }), /everyEpochs must be an integer ≥ 1/);
 
   // Stopped at epoch 5, resumed, stopped at epoch 8, resumed to the end: as the run uninterrupted.
   const first = await interrupted(data, config, experts, 3, 2);

@@ -28,7 +28,7 @@ export interface EpochProgress {
   lr: number;
   /** Selected experts and their weights this epoch, largest first. */
   gate: { key: string; weight: number }[];
-  /** Since training started (after preparation). */
+  /** In the training loop since it started (after preparation), summed over the calls of a resumed run. */
   seconds: number;
 }
 
@@ -41,7 +41,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /**
    * Saves the run's state (trainer-state.ts) after an epoch once `everyEpochs` epochs (counted from epoch 0: after
-   * epochs everyEpochs-1, 2·everyEpochs-1, ...) or `everySeconds` seconds since the last save have passed. Never after
+   * epochs everyEpochs-1, 2·everyEpochs-1, ...) or `everySeconds` seconds since the last save (or since this call's
+   * first epoch began) have passed. Never after
    * the run's last epoch (the end of the epochs or the early stop): the result is what is kept then. Training waits
    * for `save`; an error it throws fails the run.
    */
@@ -86,6 +87,11 @@ export class TrainingAborted extends Error {
     super('training aborted');
     this.name = 'AbortError';
   }
+}
+
+export function checkCheckpoint(ck: TrainCheckpoint | undefined): void {
+  if (ck?.everyEpochs !== undefined && !(Number.isInteger(ck.everyEpochs) && ck.everyEpochs >= 1)) throw new RangeError(`checkpoint.everyEpochs must be an integer ≥ 1 (got ${ck.everyEpochs})`);
+  if (ck?.everySeconds !== undefined && !(ck.everySeconds >= 0)) throw new RangeError(`checkpoint.everySeconds must be ≥ 0 (got ${ck.everySeconds})`);
 }
 
 export function checkData(data: MixtureData): void {

@@ -26,7 +26,7 @@ import { type DenseLayer, initHead, headForward } from './head.js';
 import { expertKind } from '../experts/registry.js';
 import { forwardTransform, physicalValue, transformProblem } from './output.js';
 import { CheckpointError } from './envelope.js';
-import { checkData, TrainingAborted, type EpochProgress, type MixtureData, type TrainOptions, type TrainResult } from './train-types.js';
+import { checkCheckpoint, checkData, TrainingAborted, type EpochProgress, type MixtureData, type TrainOptions, type TrainResult } from './train-types.js';
 import { loadTrainerState, serializeTrainerState, trainingFingerprint, type ExpertReference, type TrainerState, type WeightsSnapshot } from './trainer-state.js';
 
 export { TrainingAborted, type DataSplit, type EpochProgress, type MixtureData, type TrainCheckpoint, type TrainOptions, type TrainResult } from './train-types.js';
@@ -45,6 +45,7 @@ interface HeadVars {
 
 export async function trainMixture(data: MixtureData, partial: Partial<MixtureConfig>, opts: TrainOptions = {}): Promise<TrainResult> {
   checkData(data);
+  checkCheckpoint(opts.checkpoint);
   const pool: readonly ExpertWeights[] = opts.experts ?? (partial.mode === 'scratch' ? [] : await loadShippedExperts('cgcnn'));
   const resolved = resolveConfig(partial, pool.map((e) => e.key));
   const t0 = performance.now();

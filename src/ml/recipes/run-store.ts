@@ -39,6 +39,17 @@ export interface StoredRuns {
   onResume?(info: RunResumed): void;
 }
 
+/** The store failed (not the training): the ensemble fails with it rather than passing the run over. */
+export class RunStoreError extends Error {
+  constructor(
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super(`run store failed for ${key}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'RunStoreError';
+  }
+}
+
 const TAG = 'MATMOERR';
 const NUMBERS_TAG = 'MATMOERN';
 const VERSION = 1;
@@ -88,7 +99,17 @@ function storedResult(bytes: Uint8Array, fingerprint: string, base: BaseWeights)
  */
 export async function runStored(runner: TrainRunner, job: TrainJob, key: string, fingerprint: string, runs: StoredRuns): Promise<TrainJobResult> {
   const report = (info: Omit<RunResumed, 'key'>) => runs.onResume?.({ key, ...info });
-  const saved = await runs.store.load(key);
+  // A checkpoint's save may fail in a child's run, whose error comes back as a plain one: the failure is kept here.
+  let storeFailure: RunStoreError | null = null;
+  const stored = async <T>(op: () => Promise<T>): Promise<T> => {
+    try {
+      return await op();
+    } catch (err) {
+      storeFailure = new RunStoreError(key, err);
+      throw storeFailure;
+    }
+  };
+  const saved = await stored(() => runs.store.load(key));
   let resume: Uint8Array | undefined;
   if (saved?.done) {
     const stored = storedResult(saved.bytes, fingerprint, runs.base);
@@ -100,17 +121,18 @@ export async function runStored(runner: TrainRunner, job: TrainJob, key: string,
   } else if (saved) resume = saved.bytes;
 
   const every = runs.every ?? { seconds: 60 };
-  const checkpoint = { everyEpochs: every.epochs, everySeconds: every.seconds, save: (state: Uint8Array) => runs.store.save(key, state, false) };
+  const checkpoint = { everyEpochs: every.epochs, everySeconds: every.seconds, save: (state: Uint8Array) => stored(() => runs.store.save(key, state, false)) };
   const onResume = (at: { epoch: number }) => report({ kind: 'resumed', epoch: at.epoch });
   let result: TrainJobResult;
   try {
     result = await runner.run({ ...job, checkpoint, resume, onResume });
   } catch (err) {
+    if (storeFailure) throw storeFailure;
     if (!resume || !(err instanceof CheckpointError) || job.signal?.aborted) throw err;
     // A state this job cannot continue (written by another version, or for other data under the same key): start over.
     report({ kind: 'discarded', reason: err.message });
     result = await runner.run({ ...job, checkpoint });
   }
-  await runs.store.save(key, serializeRunResult(result, fingerprint, runs.base), true);
+  await stored(() => runs.store.save(key, serializeRunResult(result, fingerprint, runs.base), true));
   return result;
 }

@@ -14,7 +14,7 @@ import { memberOutput, type Basis, type TargetTransform } from '../mixture/outpu
 import { fitCalibration, type Calibration, type CalibrationSet } from '../uncertainty/calibration.js';
 import { CANDIDATE_PROTOCOL, firstRound, recipe, recipeConfig, secondRound, type PoolKeys, type Protocol, type Recipe, type SkippedRecipe } from './candidates.js';
 import { inProcessRunner, jobExperts, type TrainJob, type TrainJobResult, type TrainRunner } from './runner.js';
-import { runStored, type RunResumed, type RunStore } from './run-store.js';
+import { runStored, RunStoreError, type RunResumed, type RunStore } from './run-store.js';
 import { targetProfile, type TargetProfile } from './target-profile.js';
 
 export interface SplitData {
@@ -159,7 +159,7 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
           opts.onCandidate?.(c);
           return c;
         } catch (err) {
-          if (opts.signal?.aborted) throw err;
+          if (opts.signal?.aborted || err instanceof RunStoreError) throw err;
           skipped.push({ name: r.name, reason: `failed: ${(err as Error).message}` });
           return null;
         }
