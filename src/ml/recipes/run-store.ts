@@ -112,12 +112,12 @@ export async function runStored(runner: TrainRunner, job: TrainJob, key: string,
   const saved = await stored(() => runs.store.load(key));
   let resume: Uint8Array | undefined;
   if (saved?.done) {
-    const stored = storedResult(saved.bytes, fingerprint, runs.base);
-    if (typeof stored !== 'string') {
+    const found = storedResult(saved.bytes, fingerprint, runs.base);
+    if (typeof found !== 'string') {
       report({ kind: 'done' });
-      return stored;
+      return found;
     }
-    report({ kind: 'discarded', reason: stored });
+    report({ kind: 'discarded', reason: found });
   } else if (saved) resume = saved.bytes;
 
   const every = runs.every ?? { seconds: 60 };
