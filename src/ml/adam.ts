@@ -32,6 +32,18 @@ interface Slot {
   lazy: number;
 }
 
+/** One parameter's optimiser state, as a checkpoint carries it. */
+export interface AdamSlotState {
+  m: Float32Array;
+  v: Float32Array;
+  step: number;
+  idle: number;
+  lazy: number;
+}
+
+/** Per group, per parameter (the constructor's order); null where the parameter never had a gradient. */
+export type AdamState = (AdamSlotState | null)[][];
+
 export interface ParamGroup {
   params: tf.Variable[];
   lr: number;
@@ -103,6 +115,28 @@ export class Adam {
         tf.tidy(() => p.assign(tf.tensor(w, p.shape, 'float32')));
       }
     }
+  }
+
+  /** A copy of every moment and step count, for a checkpoint of the run. */
+  exportState(): AdamState {
+    return this.groups.map((g) => g.params.map((p) => {
+      const s = this.slots.get(p);
+      return s ? { m: s.m.slice(), v: s.v.slice(), step: s.step, idle: s.idle, lazy: s.lazy } : null;
+    }));
+  }
+
+  /** Continues from `exportState()` of an optimiser over parameters of the same shapes, in the same order. */
+  importState(state: AdamState): void {
+    if (state.length !== this.groups.length || state.some((g, i) => g.length !== this.groups[i].params.length)) {
+      throw new RangeError('optimiser state has other parameter groups than this optimiser');
+    }
+    this.slots.clear();
+    state.forEach((g, i) => g.forEach((s, j) => {
+      const p = this.groups[i].params[j];
+      if (!s) return;
+      if (s.m.length !== p.size || s.v.length !== p.size) throw new RangeError(`optimiser state of parameter ${i}.${j} has ${s.m.length} values, the parameter ${p.size}`);
+      this.slots.set(p, { m: s.m.slice(), v: s.v.slice(), step: s.step, idle: s.idle, lazy: s.lazy });
+    }));
   }
 
   dispose(): void {

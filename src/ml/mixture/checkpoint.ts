@@ -15,20 +15,12 @@ import { MODEL_FORMAT, type MixtureModel } from './model.js';
 import { type DenseLayer } from './head.js';
 import { expertKind } from '../experts/registry.js';
 import { PAPER_DEFAULTS } from './config.js';
+import { CheckpointError, seal, unseal } from './envelope.js';
 
 const MAGIC = 'MATMOECK';
 const VERSION = 1;
-const HEADER = 8 + 4 + 32;
 
-export class CheckpointError extends Error {
-  constructor(
-    readonly code: 'checkpoint_malformed' | 'checkpoint_checksum' | 'checkpoint_version' | 'checkpoint_incompatible',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CheckpointError';
-  }
-}
+export { CheckpointError };
 
 interface Manifest {
   format: string;
@@ -90,13 +82,7 @@ export function serializeCheckpoint(model: MixtureModel, base?: BaseWeights): Ui
     versions: model.versions,
     metrics: model.metrics,
   };
-  const payload = serializeSafetensors(tensors, { matmoe: JSON.stringify(manifest) });
-  const out = new Uint8Array(HEADER + payload.byteLength);
-  out.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(out.buffer).setUint32(8, VERSION, true);
-  out.set(createHash('sha256').update(payload).digest(), 12);
-  out.set(payload, HEADER);
-  return out;
+  return seal(MAGIC, VERSION, serializeSafetensors(tensors, { matmoe: JSON.stringify(manifest) }));
 }
 
 /** sha256 (hex) of a whole checkpoint, for storing beside it. */
@@ -105,16 +91,7 @@ export function checkpointSha256(bytes: Uint8Array): string {
 }
 
 export function loadCheckpoint(bytes: Uint8Array, base?: BaseWeights): MixtureModel {
-  if (bytes.byteLength < HEADER || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
-    throw new CheckpointError('checkpoint_malformed', 'not a MatMoE checkpoint (bad magic)');
-  }
-  const version = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
-  if (version !== VERSION) throw new CheckpointError('checkpoint_version', `checkpoint format version ${version} is not supported (expected ${VERSION})`);
-  const payload = bytes.subarray(HEADER);
-  const digest = createHash('sha256').update(payload).digest();
-  if (!Buffer.from(digest).equals(Buffer.from(bytes.subarray(12, HEADER)))) {
-    throw new CheckpointError('checkpoint_checksum', 'checkpoint checksum mismatch: the bytes are corrupted');
-  }
+  const payload = unseal(bytes, MAGIC, VERSION, 'checkpoint');
   let manifest: Manifest;
   let tensors: Map<string, NamedTensor>;
   try {
@@ -138,7 +115,7 @@ export function loadCheckpoint(bytes: Uint8Array, base?: BaseWeights): MixtureMo
   };
   const head: DenseLayer[] = manifest.head.map((l, i) => ({ nIn: l.nIn, nOut: l.nOut, w: take(`head.${i}.w`).data, b: take(`head.${i}.b`).data }));
   const experts = manifest.experts.map((e, i) => {
-    const weights: StateDict = new Map();
+    let weights: StateDict = new Map();
     for (const name of e.tensors) weights.set(name, take(`experts.${i}.${name}`));
     if (e.fromBase?.length) {
       const shipped = base?.(e.key, e.baseSha256);
@@ -148,6 +125,9 @@ export function loadCheckpoint(bytes: Uint8Array, base?: BaseWeights): MixtureMo
         if (!t) throw new CheckpointError('checkpoint_incompatible', `installed expert ${e.key} lacks tensor ${name}`);
         weights.set(name, t);
       }
+      // In the order of the shipped file, which is the order training exports: the model re-serialises to the same bytes.
+      const named = weights;
+      weights = new Map([...[...shipped.keys()].filter((n) => named.has(n)), ...named.keys()].map((n) => [n, named.get(n)!]));
     }
     const ew = { key: e.key, kind: e.kind, card: e.card, baseSha256: e.baseSha256, weights };
     try {

@@ -15,91 +15,27 @@ import { GRAPH_VERSION } from '../cgcnn/batching.js';
 import { randomStateDict } from '../cgcnn/weights.js';
 import { EMBEDDING_DIM } from '../cgcnn/expert.js';
 import { loadShippedExperts } from '../experts/registry.js';
-import type { ExpertWeights, ExpertInput, TrainableExpert } from '../experts/expert-kind.js';
+import type { ExpertWeights, TrainableExpert } from '../experts/expert-kind.js';
 import { MODEL_FORMAT, type MixtureModel } from './model.js';
 import { fitNormalizer, type Normalizer } from './normalizer.js';
-import { shuffleInPlace, mulberry32 } from '../../util/random.js';
+import { shuffleInPlace, Mulberry32 } from '../../util/random.js';
 import { probeExperts, probeLogits, probeLogitsByGroup } from './probe.js';
 import { type MixtureConfig, finetuneLayersOf, resolveConfig } from './config.js';
 import { gateTieRank, gateState, mixEmbeddings, penaltyTensor } from './gate.js';
 import { type DenseLayer, initHead, headForward } from './head.js';
 import { expertKind } from '../experts/registry.js';
 import { forwardTransform, physicalValue, transformProblem } from './output.js';
+import { CheckpointError } from './envelope.js';
+import { checkCheckpoint, checkData, TrainingAborted, type EpochProgress, type MixtureData, type TrainOptions, type TrainResult } from './train-types.js';
+import { loadTrainerState, serializeTrainerState, trainingFingerprint, type ExpertReference, type TrainerState, type WeightsSnapshot } from './trainer-state.js';
 
-export interface DataSplit {
-  train: readonly number[];
-  val: readonly number[];
-  test?: readonly number[];
-}
+export { TrainingAborted, type DataSplit, type EpochProgress, type MixtureData, type TrainCheckpoint, type TrainOptions, type TrainResult } from './train-types.js';
 
-export interface MixtureData {
-  inputs: readonly ExpertInput[];
-  /** In the property's physical units (the config's targetTransform is applied here); only rows named by the split are read. */
-  targets: ArrayLike<number>;
-  split: DataSplit;
-}
-
-export interface EpochProgress {
-  epoch: number;
-  epochs: number;
-  trainLoss: number;
-  valLoss: number;
-  valMae: number;
-  bestValMae: number;
-  bestEpoch: number;
-  lr: number;
-  /** Selected experts and their weights this epoch, largest first. */
-  gate: { key: string; weight: number }[];
-  /** Since training started (after preparation). */
-  seconds: number;
-}
-
-export interface TrainOptions {
-  /** Experts to draw from, of any kind (default: the shipped CGCNN experts). */
-  experts?: readonly ExpertWeights[];
-  /** After each expert's frozen part is computed (the slow part before the first epoch). */
-  onPrepare?(progress: { expert: string; done: number; total: number; seconds: number }): void;
-  onEpoch?(progress: EpochProgress): void | Promise<void>;
-  signal?: AbortSignal;
-}
-
-export interface TrainResult {
-  model: MixtureModel;
-  bestEpoch: number;
-  epochsRun: number;
-  stoppedEarly: boolean;
-  /** MAEs in physical units (after undoing the target transform and clamping to targetMin). */
-  trainMae: number;
-  valMae: number;
-  testMae: number | null;
-  /** Preparation (frozen layers for every expert and row), training loop, and per epoch. */
-  prepareSeconds: number;
-  trainSeconds: number;
-  secondsPerEpoch: number;
-  history: EpochProgress[];
-}
-
-export class TrainingAborted extends Error {
-  constructor() {
-    super('training aborted');
-    this.name = 'AbortError';
-  }
-}
-
-function checkData(data: MixtureData): void {
-  const n = data.inputs.length;
-  if (data.targets.length !== n) throw new RangeError(`${n} inputs but ${data.targets.length} targets`);
-  const seen = new Set<number>();
-  for (const [name, rows] of Object.entries(data.split) as [string, readonly number[] | undefined][]) {
-    for (const r of rows ?? []) {
-      if (!Number.isInteger(r) || r < 0 || r >= n) throw new RangeError(`split ${name} names row ${r}, outside 0..${n - 1}`);
-      if (seen.has(r)) throw new RangeError(`row ${r} is in more than one split (or twice)`);
-      seen.add(r);
-      if (!Number.isFinite(data.targets[r])) throw new RangeError(`target of row ${r} is not a finite number`);
-    }
-  }
-  if (data.split.train.length === 0) throw new RangeError('the training split is empty');
-  if (data.split.val.length === 0) throw new RangeError('the validation split is empty (early stopping needs it)');
+/** A state fits this run's shapes (the fingerprint makes a mismatch a bug or a forged state, but not a crash). */
+function checkResumable(s: TrainerState, shape: { gate: number; head: number; experts: number; train: readonly number[] }): void {
+  const rows = [...s.order].sort((a, b) => a - b).join();
+  const ok = s.gate.length === shape.gate && s.head.length === shape.head && s.experts.length === shape.experts && rows === [...shape.train].sort((a, b) => a - b).join();
+  if (!ok) throw new CheckpointError('checkpoint_malformed', 'the trainer state does not fit this run (gate, head, experts or training rows)');
 }
 
 interface HeadVars {
@@ -109,6 +45,7 @@ interface HeadVars {
 
 export async function trainMixture(data: MixtureData, partial: Partial<MixtureConfig>, opts: TrainOptions = {}): Promise<TrainResult> {
   checkData(data);
+  checkCheckpoint(opts.checkpoint);
   const pool: readonly ExpertWeights[] = opts.experts ?? (partial.mode === 'scratch' ? [] : await loadShippedExperts('cgcnn'));
   const resolved = resolveConfig(partial, pool.map((e) => e.key));
   const t0 = performance.now();
@@ -129,6 +66,13 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
   const normalizer: Normalizer = fitNormalizer(trained, fitRows);
   const zTarget = (r: number) => (trained[r] - normalizer.mean) / normalizer.std;
   const physical = (z: number) => physicalValue({ transform: config.targetTransform, min: config.targetMin }, z * normalizer.std + normalizer.mean);
+  // A state is checked before the slow preparation: one from another run is refused at once.
+  const fingerprint = opts.checkpoint || opts.resume ? trainingFingerprint(config, data, bases) : '';
+  const reference: ExpertReference = (j, name) => bases[j]?.weights.get(name)?.data;
+  const resume = opts.resume ? loadTrainerState(opts.resume, reference) : null;
+  if (resume && resume.fingerprint !== fingerprint) {
+    throw new CheckpointError('checkpoint_incompatible', 'the trainer state belongs to another run (config, split, targets, inputs or experts differ)');
+  }
   const trainOpts = { scratch: config.mode === 'scratch', batchNorm: config.batchNorm, frozenBatchNorm: config.frozenBatchNorm, maxBatchAtoms: config.maxBatchAtoms, dedupeTolerance: config.dedupeTolerance };
 
   const experts: TrainableExpert[] = [];
@@ -150,7 +94,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       e.prepare(data.inputs, { statRows: data.split.train });
       opts.onPrepare?.({ expert: b.key, done: experts.length, total: bases.length, seconds: (performance.now() - t0) / 1000 });
     }
-    if (config.gateInit !== 'equal' && experts.length > 1) {
+    if (config.gateInit !== 'equal' && experts.length > 1 && !resume) {
       const maes = probeExperts(experts, Int32Array.from(data.split.train), Int32Array.from(data.split.val), zTarget);
       const logits = config.gateInit === 'probe-kinds' ? probeLogitsByGroup(maes, bases.map((b) => b.kind)) : probeLogits(maes);
       tf.tidy(() => gate.assign(tf.tensor1d(logits)));
@@ -166,7 +110,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
     const trainRows = Int32Array.from(data.split.train);
     const valRows = Int32Array.from(data.split.val);
     const valTargets = Float32Array.from(data.split.val, zTarget);
-    const rnd = mulberry32((config.seed * 2654435761) >>> 0);
+    const rng = new Mulberry32((config.seed * 2654435761) >>> 0);
     const tieRank = gateTieRank(bases.length, config.gateTieBreak, config.seed);
 
     const headTensors = () => head.map((l) => ({ w: l.w as tf.Tensor2D, b: l.b as tf.Tensor1D }));
@@ -182,17 +126,45 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       });
     };
 
-    const history: EpochProgress[] = [];
-    let best = { mae: Infinity, epoch: -1, gate: logits(), head: head.map((l) => [l.w.dataSync().slice(), l.b.dataSync().slice()]), experts: experts.map((e) => e.snapshot()) };
+    const weightsNow = (): WeightsSnapshot => ({ gate: logits(), head: head.map((l) => [l.w.dataSync().slice(), l.b.dataSync().slice()] as [Float32Array, Float32Array]), experts: experts.map((e) => e.snapshot()) });
+    const setWeights = (w: WeightsSnapshot) => {
+      tf.tidy(() => {
+        gate.assign(tf.tensor1d(w.gate));
+        head.forEach((l, i) => {
+          l.w.assign(tf.tensor2d(w.head[i][0], l.w.shape as [number, number]));
+          l.b.assign(tf.tensor1d(w.head[i][1]));
+        });
+      });
+      experts.forEach((e, i) => e.restore(w.experts[i]));
+    };
+
+    let history: EpochProgress[] = [];
+    let best = { mae: Infinity, epoch: -1, ...weightsNow() };
     let sinceBest = 0;
     let epochsRun = 0;
     let stoppedEarly = false;
+    let secondsBefore = 0;
+    if (resume) {
+      checkResumable(resume, { gate: bases.length, head: head.length, experts: experts.length, train: data.split.train });
+      setWeights(resume);
+      adam.importState(resume.adam);
+      rng.state = resume.rng;
+      trainRows.set(resume.order);
+      best = resume.best;
+      sinceBest = resume.sinceBest;
+      history = [...resume.history];
+      secondsBefore = resume.trainSeconds;
+      epochsRun = resume.epoch + 1;
+      opts.onResume?.({ epoch: resume.epoch });
+    }
     const tTrain = performance.now();
+    const seconds = () => secondsBefore + (performance.now() - tTrain) / 1000;
+    let lastSave = performance.now();
 
-    for (let epoch = 0; epoch < config.epochs; epoch++) {
+    for (let epoch = epochsRun; epoch < config.epochs; epoch++) {
       if (opts.signal?.aborted) throw new TrainingAborted();
       const lrScale = cosineFactor(epoch, config.cosineTMax);
-      shuffleInPlace(trainRows, rnd);
+      shuffleInPlace(trainRows, rng.next);
       let lossSum = 0;
       for (let s = 0; s < trainRows.length; s += config.batchSize) {
         const rows = trainRows.subarray(s, Math.min(trainRows.length, s + config.batchSize));
@@ -234,7 +206,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       epochsRun = epoch + 1;
       // A warm-up epoch mixes every expert, which is not the model top-k serves: it is never the best one.
       if (!warmingUp && valMae < best.mae) {
-        best = { mae: valMae, epoch, gate: logits(), head: head.map((l) => [l.w.dataSync().slice(), l.b.dataSync().slice()]), experts: experts.map((e) => e.snapshot()) };
+        best = { mae: valMae, epoch, ...weightsNow() };
         sinceBest = 0;
       } else if (!warmingUp) sinceBest++;
 
@@ -249,7 +221,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
         bestEpoch: best.epoch,
         lr: config.lr * lrScale,
         gate: g.selected.map((j, i) => ({ key: bases[j].key, weight: g.weights[i] })),
-        seconds: (performance.now() - tTrain) / 1000,
+        seconds: seconds(),
       };
       history.push(progress);
       if (opts.onEpoch) await opts.onEpoch(progress);
@@ -259,18 +231,18 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
         stoppedEarly = true;
         break;
       }
+      const ck = opts.checkpoint;
+      const due = ck && ((ck.everyEpochs !== undefined && (epoch + 1) % ck.everyEpochs === 0) || (ck.everySeconds !== undefined && performance.now() - lastSave >= ck.everySeconds * 1000));
+      if (due && epoch + 1 < config.epochs) {
+        const state: TrainerState = { fingerprint, epoch, ...weightsNow(), adam: adam.exportState(), rng: rng.state, order: trainRows.slice(), best, sinceBest, history, trainSeconds: seconds() };
+        await ck.save(serializeTrainerState(state, reference), { epoch });
+        lastSave = performance.now();
+      }
     }
-    const trainSeconds = (performance.now() - tTrain) / 1000;
+    const trainSeconds = seconds();
 
     // Back to the best validation epoch.
-    tf.tidy(() => {
-      gate.assign(tf.tensor1d(best.gate));
-      head.forEach((l, i) => {
-        l.w.assign(tf.tensor2d(best.head[i][0], l.w.shape as [number, number]));
-        l.b.assign(tf.tensor1d(best.head[i][1]));
-      });
-    });
-    experts.forEach((e, i) => e.restore(best.experts[i]));
+    setWeights(best);
 
     const mae = (rows: readonly number[], key: string): number => {
       if (rows.length === 0) return Number.NaN;
@@ -321,6 +293,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       trainSeconds,
       secondsPerEpoch: trainSeconds / Math.max(1, epochsRun),
       history,
+      resumedFrom: resume?.epoch ?? null,
     };
   } finally {
     adam?.dispose();

@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backendInfo } from '../backend.js';
+import { CHECKPOINT_ERROR_CODES, CheckpointError } from '../mixture/envelope.js';
 import { TrainingAborted } from '../mixture/trainer.js';
 import { JobQueue, type RunnerDataset, type TrainJob, type TrainJobResult, type TrainRunner } from './runner.js';
 import type { ChildMessage, ParentMessage } from './train-child.js';
@@ -47,6 +48,13 @@ function childExecArgv(): string[] {
   return out;
 }
 
+/** A refused checkpoint stays a CheckpointError across the process boundary: callers start over on it. */
+function childError(m: Extract<ChildMessage, { type: 'error' }>): Error {
+  const code = CHECKPOINT_ERROR_CODES.find((c) => c === m.code);
+  const err = m.name === 'CheckpointError' && code ? new CheckpointError(code, m.message) : new Error(m.message);
+  return Object.assign(err, { stack: m.stack });
+}
+
 const CHILD_ENTRY = fileURLToPath(new URL(`./train-child${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 export function childProcessRunner(opts: ChildRunnerOptions = {}): TrainRunner {
@@ -78,10 +86,18 @@ export function childProcessRunner(opts: ChildRunnerOptions = {}): TrainRunner {
         job.onEpoch?.(m.progress);
         return;
       }
+      if (m.type === 'resumed') {
+        job.onResume?.({ epoch: m.epoch });
+        return;
+      }
+      if (m.type === 'checkpoint') {
+        void save(slot, job, m.state, m.epoch);
+        return;
+      }
       slot.current = null;
       slot.jobs++;
       if (m.type === 'result') job.resolve(m.result);
-      else job.reject(Object.assign(new Error(m.message), { stack: m.stack }));
+      else job.reject(childError(m));
       if (slot.jobs >= maxJobs) retire(slot);
       pump();
     });
@@ -96,6 +112,17 @@ export function childProcessRunner(opts: ChildRunnerOptions = {}): TrainRunner {
     return slot;
   };
 
+  /** The job's own `save`, here; the child trains on once it hears the state is stored (or why not). */
+  const save = async (slot: Slot, job: Pending, state: Uint8Array, epoch: number) => {
+    let error: string | undefined;
+    try {
+      await job.checkpoint!.save(state, { epoch });
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    if (slot.current === job && slots.includes(slot)) send(slot, { type: 'saved', id: job.id, ...(error === undefined ? {} : { error }) });
+  };
+
   const start = (slot: Slot, job: Pending) => {
     const d = datasets.get(job.dataset);
     if (!d) {
@@ -107,7 +134,8 @@ export function childProcessRunner(opts: ChildRunnerOptions = {}): TrainRunner {
       send(slot, { type: 'dataset', dataset: d });
       slot.datasets.add(d.id);
     }
-    send(slot, { type: 'job', id: job.id, dataset: job.dataset, config: job.config, split: job.split, progress: job.onEpoch !== undefined });
+    const checkpoint = job.checkpoint ? { everyEpochs: job.checkpoint.everyEpochs, everySeconds: job.checkpoint.everySeconds } : null;
+    send(slot, { type: 'job', id: job.id, dataset: job.dataset, config: job.config, split: job.split, progress: job.onEpoch !== undefined, checkpoint, resume: job.resume ?? null });
     job.signal?.addEventListener('abort', () => {
       if (slot.current !== job) return;
       slot.current = null;

@@ -7,7 +7,7 @@
 import type { ExpertInput, ExpertWeights } from '../experts/expert-kind.js';
 import type { MixtureConfig } from '../mixture/config.js';
 import { predictMixture, type MixtureModel } from '../mixture/model.js';
-import { trainMixture, type EpochProgress } from '../mixture/trainer.js';
+import { trainMixture, type EpochProgress, type TrainCheckpoint } from '../mixture/trainer.js';
 
 export interface RunnerDataset {
   id: string;
@@ -26,6 +26,10 @@ export interface TrainJob {
   priority?: number;
   onEpoch?(p: EpochProgress): void;
   signal?: AbortSignal;
+  /** As trainMixture's: `save` runs in this process whichever process trains. */
+  checkpoint?: TrainCheckpoint;
+  resume?: Uint8Array;
+  onResume?(at: { epoch: number }): void;
 }
 
 export interface TrainJobResult {
@@ -50,11 +54,16 @@ export interface TrainRunner {
 /** The one body every runner executes. */
 export async function runTrainJob(d: RunnerDataset, job: Omit<TrainJob, 'dataset' | 'priority'>): Promise<TrainJobResult> {
   const t0 = performance.now();
-  const keys = new Set(job.config.experts ?? []);
-  const experts = d.experts.filter((e) => keys.has(e.key));
-  const r = await trainMixture({ inputs: d.inputs, targets: d.targets, split: job.split }, job.config, { experts, onEpoch: job.onEpoch, signal: job.signal });
+  const { onEpoch, signal, checkpoint, resume, onResume } = job;
+  const r = await trainMixture({ inputs: d.inputs, targets: d.targets, split: job.split }, job.config, { experts: jobExperts(d, job.config), onEpoch, signal, checkpoint, resume, onResume });
   const valRaw = predictMixture(r.model, job.split.val.map((i) => d.inputs[i]));
   return { model: r.model, trainMae: r.trainMae, valMae: r.valMae, bestEpoch: r.bestEpoch, epochsRun: r.epochsRun, seconds: (performance.now() - t0) / 1000, valRaw };
+}
+
+/** The experts of a dataset that a job's config names. */
+export function jobExperts(d: Pick<RunnerDataset, 'experts'>, config: Partial<MixtureConfig>): ExpertWeights[] {
+  const keys = new Set(config.experts ?? []);
+  return d.experts.filter((e) => keys.has(e.key));
 }
 
 /** A queue of jobs, lowest priority value first, then first come. */

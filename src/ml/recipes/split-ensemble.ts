@@ -9,10 +9,12 @@ import type { ExpertInput, ExpertWeights } from '../experts/expert-kind.js';
 import type { MixtureConfig } from '../mixture/config.js';
 import type { MixtureModel } from '../mixture/model.js';
 import type { EpochProgress } from '../mixture/trainer.js';
+import { trainingFingerprint } from '../mixture/trainer-state.js';
 import { memberOutput, type Basis, type TargetTransform } from '../mixture/output.js';
 import { fitCalibration, type Calibration, type CalibrationSet } from '../uncertainty/calibration.js';
 import { CANDIDATE_PROTOCOL, firstRound, recipe, recipeConfig, secondRound, type PoolKeys, type Protocol, type Recipe, type SkippedRecipe } from './candidates.js';
-import { inProcessRunner, type TrainJobResult, type TrainRunner } from './runner.js';
+import { inProcessRunner, jobExperts, type TrainJob, type TrainJobResult, type TrainRunner } from './runner.js';
+import { runStored, RunStoreError, type RunResumed, type RunStore } from './run-store.js';
 import { targetProfile, type TargetProfile } from './target-profile.js';
 
 export interface SplitData {
@@ -56,6 +58,16 @@ export interface EnsembleOptions {
   /** Per-epoch progress of every run (candidate or extra member), with the recipe and seed it trains. */
   onEpoch?(run: { recipe: string; seed: number }, p: EpochProgress): void;
   signal?: AbortSignal;
+  /**
+   * Keeps every run under `${basis}/g${group}/${recipe}/seed${seed}`: a finished run's result, which a later call
+   * with the same store takes instead of training, or an unfinished run's state, from which it continues. The
+   * ensemble comes out as an uninterrupted call's would.
+   */
+  checkpoints?: RunStore;
+  /** How often an unfinished run saves its state to `checkpoints`; default every 60 seconds. */
+  checkpointEvery?: { epochs?: number; seconds?: number };
+  /** Each run that `checkpoints` held something for. */
+  onResume?(info: RunResumed): void;
 }
 
 export interface CandidateResult {
@@ -118,11 +130,22 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
   const keys = keysOf(pools);
   const runner = opts.runner ?? inProcessRunner();
   const dataset = randomUUID();
-  runner.addDataset({ id: dataset, inputs: data.inputs, targets, experts: [...pools.cgcnn, ...pools.composition] });
-  const extra: Partial<MixtureConfig> = { ...opts.extra, seed, targetMin, basis: opts.basis, ensembleGroup: opts.group ?? 0 };
+  const experts = [...pools.cgcnn, ...pools.composition];
+  runner.addDataset({ id: dataset, inputs: data.inputs, targets, experts });
+  const group = opts.group ?? 0;
+  const extra: Partial<MixtureConfig> = { ...opts.extra, seed, targetMin, basis: opts.basis, ensembleGroup: group };
+  const stored = opts.checkpoints && {
+    store: opts.checkpoints,
+    every: opts.checkpointEvery,
+    base: (key: string, sha: string) => experts.find((e) => e.key === key && e.baseSha256 === sha)?.weights,
+    onResume: opts.onResume,
+  };
   const train1 = (r: Recipe, s: number) => {
     const onEpoch = opts.onEpoch ? (p: EpochProgress) => opts.onEpoch!({ recipe: r.name, seed: s }, p) : undefined;
-    return runner.run({ dataset, config: { ...recipeConfig(r, keys, protocol, extra), seed: s }, split: { train, val }, priority: opts.priority, signal: opts.signal, onEpoch });
+    const job: TrainJob = { dataset, config: { ...recipeConfig(r, keys, protocol, extra), seed: s }, split: { train, val }, priority: opts.priority, signal: opts.signal, onEpoch };
+    if (!stored) return runner.run(job);
+    const fingerprint = trainingFingerprint(job.config, { inputs: data.inputs, targets, split: job.split }, jobExperts({ experts }, job.config));
+    return runStored(runner, job, `${opts.basis}/g${group}/${r.name}/seed${s}`, fingerprint, stored);
   };
 
   try {
@@ -136,7 +159,7 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
           opts.onCandidate?.(c);
           return c;
         } catch (err) {
-          if (opts.signal?.aborted) throw err;
+          if (opts.signal?.aborted || err instanceof RunStoreError) throw err;
           skipped.push({ name: r.name, reason: `failed: ${(err as Error).message}` });
           return null;
         }
