@@ -5,7 +5,6 @@ CREATE TABLE job_checkpoints (
   job_id      uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
   run_key     text NOT NULL CHECK (length(run_key) BETWEEN 1 AND 200),
   done        boolean NOT NULL,
-  epoch       integer,
   bytes       bytea NOT NULL,
   updated_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (job_id, run_key)

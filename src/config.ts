@@ -33,6 +33,7 @@ const SETTINGS = {
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', schema: Type.Integer({ minimum: 100, default: 10_000, description: 'longest graceful shutdown (ms)' }) },
   workerConcurrency: { env: 'WORKER_CONCURRENCY', schema: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'jobs one worker process runs at once' }) },
   trainingProcesses: { env: 'TRAINING_PROCESSES', schema: Type.Integer({ minimum: 0, maximum: 64, default: 0, description: 'child processes a fine-tune job trains its runs in, in parallel (0 = one per core)' }) },
+  checkpointSeconds: { env: 'CHECKPOINT_SECONDS', schema: Type.Number({ minimum: 0.1, maximum: 3600, default: 60, description: 'how often a training run saves its state to Postgres (s); a job retried after a crash resumes from there' }) },
   inferenceThreads: { env: 'INFERENCE_THREADS', schema: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: 'inference threads of the API (0 = one per core)' }) },
   batchMaxInputs: { env: 'BATCH_MAX_INPUTS', schema: Type.Integer({ minimum: 1, maximum: 100_000, default: 256, description: 'inputs gathered into one inference batch at most' }) },
   batchMaxWaitMs: { env: 'BATCH_MAX_WAIT_MS', schema: Type.Number({ minimum: 0, maximum: 2, default: 1, description: 'how long a prediction request may wait for others to share its batch (ms, at most 2)' }) },

@@ -97,10 +97,13 @@ export function spawnWorker(t: Pick<TestContext, 'after'>, config: Config, env: 
   worker.stdout?.on('data', (d) => { out += d; });
   worker.stderr?.on('data', (d) => { out += d; });
   t.after(async () => {
-    if (worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await once(worker, 'exit');
-    }
+    if (worker.exitCode !== null || worker.signalCode !== null) return;
+    const exited = once(worker, 'exit');
+    worker.kill('SIGTERM');
+    // A worker that does not stop within its shutdown timeout is killed, so a test never hangs on it.
+    const timer = setTimeout(() => worker.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
   });
   return Object.assign(worker, { output: () => out });
 }

@@ -26,4 +26,3 @@ export function isElement(symbol: string): boolean {
   return BY_SYMBOL.has(symbol);
 }
 
-export const MAX_Z = ELEMENT_SYMBOLS.length - 1;

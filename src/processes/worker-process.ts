@@ -26,7 +26,7 @@ export async function runWorker(): Promise<void> {
   const logger = pino({ level: config.logLevel, name: 'matmoe-worker' });
   const backend = await initBackend(config.tfjsBackend);
   const connection = createRedis(config.redisUrl, {}, logger);
-  const runner = startJobRunner({ pool, connection, prefix: config.queuePrefix, concurrency: config.workerConcurrency, trainingProcesses: config.trainingProcesses, backend: backend.name, logger });
+  const runner = startJobRunner({ pool, connection, prefix: config.queuePrefix, concurrency: config.workerConcurrency, training: { processes: config.trainingProcesses, checkpointSeconds: config.checkpointSeconds }, backend: backend.name, logger });
   logger.info({ backend: backend.name, queue: config.queuePrefix }, 'worker ready');
 
   // Liveness for container healthchecks: the file's mtime is fresh while the worker holds a live Redis connection.

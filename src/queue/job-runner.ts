@@ -3,8 +3,9 @@ import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { completeJob, failJob, getJob, markJobActive, recordCancelStop, requeueJob, setJobProgress } from '../db/job-queries.js';
+import { deleteJobCheckpoints } from '../db/checkpoint-queries.js';
 import type { Pool } from '../db/pool.js';
-import { AbortedError } from './job-types.js';
+import { AbortedError, type TrainingSettings } from './job-types.js';
 import { TRAINING_QUEUE } from './queues.js';
 import { jobDefinition } from './registry.js';
 
@@ -20,8 +21,8 @@ export function startJobRunner(opts: {
   prefix: string;
   concurrency: number;
   backend: string;
-  /** Child processes a training job may use (0, the default: one per core). */
-  trainingProcesses?: number;
+  /** Default: a child process per core, a checkpoint every 60 s. */
+  training?: Partial<TrainingSettings>;
   logger: Logger;
 }): JobRunner {
   const { pool, logger } = opts;
@@ -55,7 +56,7 @@ export function startJobRunner(opts: {
         payload,
         signal: controller.signal,
         backend: opts.backend,
-        trainingProcesses: opts.trainingProcesses ?? 0,
+        training: { processes: opts.training?.processes ?? 0, checkpointSeconds: opts.training?.checkpointSeconds ?? 60 },
         pool,
         async reportProgress(progress) {
           if (controller.signal.aborted) throw controller.signal.reason;
@@ -84,12 +85,15 @@ export function startJobRunner(opts: {
         const epoch = (await getJob(pool, id))?.progress?.epoch;
         const result = { cancelled: true, stoppedAt: new Date().toISOString(), ...(typeof epoch === 'number' ? { stoppedAtEpoch: epoch } : {}) };
         await recordCancelStop(pool, id, result);
+        await deleteJobCheckpoints(pool, id);
         log.info(result, 'job cancelled');
         return result;
       }
       const message = (err as Error).message || String(err);
       const final = err instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
       await failJob(pool, id, message, final);
+      // A retry resumes from the checkpoints; a job that will not run again has no use for them.
+      if (final) await deleteJobCheckpoints(pool, id);
       log.error({ err }, final ? 'job failed' : 'job attempt failed; will retry');
       throw err;
     } finally {

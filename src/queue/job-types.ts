@@ -1,6 +1,12 @@
 import type { Static, TSchema } from 'typebox';
 import type { Pool } from '../db/pool.js';
 
+/** How a worker trains: child processes a training job may use (0: one per core), and how often a run checkpoints. */
+export interface TrainingSettings {
+  processes: number;
+  checkpointSeconds: number;
+}
+
 /** What a job implementation gets from the worker. */
 export interface JobContext<P> {
   jobId: string;
@@ -13,8 +19,7 @@ export interface JobContext<P> {
   /** Persists progress (Postgres row and BullMQ progress event); throws AbortError if the job was cancelled. */
   reportProgress(progress: Record<string, unknown>): Promise<void>;
   backend: string;
-  /** Child processes a training job may use (0: one per core). */
-  trainingProcesses: number;
+  training: TrainingSettings;
   pool: Pool;
 }
 

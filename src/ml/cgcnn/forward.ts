@@ -150,10 +150,6 @@ export function splitConvWeights(c: ConvTensors, atomFea: number, foldBn1: boole
   });
 }
 
-export function disposeSplit(s: SplitConvWeights): void {
-  tf.dispose([s.selfF, s.selfC, s.nbrF, s.nbrC, s.edgeF, s.edgeC, s.biasF, s.biasC]);
-}
-
 /**
  * One half (filter or core) of the gated pre-activation, [N, M, A]:
  * reshape(gather(x·W_nbr, nbr) + e·W_edge) + (x·W_self + b) broadcast over the M neighbours.
@@ -245,15 +241,3 @@ export function expertHead(t: CgcnnTensors, embedding: T2): T2 {
   return tf.tidy(() => tf.add(tf.matMul(tf.softplus(tf.add(tf.matMul(embedding, t.fcW), t.fcB)), t.outW), t.outB) as T2);
 }
 
-export interface CgcnnOutput {
-  embedding: T2;
-  /** Normalised units; de-normalise with the expert card. */
-  prediction: T2;
-}
-
-export function cgcnnForward(t: CgcnnTensors, b: BatchTensors): CgcnnOutput {
-  return tf.tidy(() => {
-    const embedding = embeddingFromAtoms(atomStates(t, b), b);
-    return { embedding, prediction: expertHead(t, embedding) };
-  });
-}

@@ -88,14 +88,6 @@ export function linearAsInOut(w: NamedTensor, colStart = 0, colEnd = w.shape[1],
   return { shape: [nIn, nOut], data };
 }
 
-/** Inverse of `linearAsInOut`: writes an [in, out] block back into a PyTorch [out, in] weight. */
-export function writeInOutBlock(target: NamedTensor, block: Float32Array, nIn: number, nOut: number, colStart: number, rowStart: number): void {
-  const inCols = target.shape[1];
-  for (let o = 0; o < nOut; o++) {
-    for (let i = 0; i < nIn; i++) target.data[(rowStart + o) * inCols + colStart + i] = block[i * nOut + o];
-  }
-}
-
 /** PyTorch's default Linear/BatchNorm initialisation (uniform ±1/sqrt(fan_in); BN γ=1, β=0, running 0/1), for training from scratch. */
 export function randomStateDict(seed: number, dims: CgcnnDims = PAPER_DIMS): StateDict {
   const rnd = mulberry32(seed);

@@ -53,7 +53,3 @@ export function sigmoid(x: number): number {
   return Math.max(e, +(x >= 0)) / (1 + e);
 }
 
-/** In place: a[from .. to) ← softplus(a[...]). */
-export function softplusRange(a: Float32Array, from: number, to: number): void {
-  for (let i = from; i < to; i++) a[i] = softplus(a[i]);
-}

@@ -22,11 +22,3 @@ export function fitNormalizer(targets: ArrayLike<number>, rows: readonly number[
   // A constant target would divide by zero; 1 keeps the loss in target units instead.
   return { mean, std: std > 0 && Number.isFinite(std) ? std : 1 };
 }
-
-export function normalize(n: Normalizer, y: number): number {
-  return (y - n.mean) / n.std;
-}
-
-export function denormalize(n: Normalizer, z: number): number {
-  return z * n.std + n.mean;
-}

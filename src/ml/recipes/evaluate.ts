@@ -12,13 +12,6 @@ export function membersOfBasis(members: readonly MixtureModel[], basis: Basis): 
   return members.filter((m) => memberOutput(m).basis === basis);
 }
 
-/** The basis that answers an input: structure members when the input has a crystal graph and the model has them. */
-export function basisFor(input: ExpertInput, available: readonly Basis[]): Basis {
-  if (input.graph && available.includes('structure')) return 'structure';
-  if (available.includes('composition')) return 'composition';
-  throw new RangeError(input.graph ? 'the model has no members' : 'the model needs a structure (it has structure members only)');
-}
-
 /** raw[m][i] = `predictMixture` of member m on input i. */
 export function memberRawOutputs(members: readonly MixtureModel[], inputs: readonly ExpertInput[]): Float32Array[] {
   return members.map((m) => predictMixture(m, inputs));

@@ -9,7 +9,7 @@ export const fineTuneJob: JobDefinition<typeof FineTunePayload> = {
   payload: FineTunePayload,
   async run(ctx) {
     try {
-      return await runFineTune({ pool: ctx.pool, jobId: ctx.jobId, owner: ctx.owner, payload: ctx.payload, backend: ctx.backend, processes: ctx.trainingProcesses, signal: ctx.signal, report: ctx.reportProgress });
+      return await runFineTune({ pool: ctx.pool, jobId: ctx.jobId, owner: ctx.owner, payload: ctx.payload, backend: ctx.backend, training: ctx.training, signal: ctx.signal, report: ctx.reportProgress });
     } catch (err) {
       // Training stops on the job's abort signal; the signal says why (cancelled or worker shutdown).
       if (err instanceof TrainingAborted && ctx.signal.aborted) throw ctx.signal.reason;

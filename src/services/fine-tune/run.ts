@@ -23,7 +23,21 @@ import { heldOutReport, predictCalibrated } from '../../ml/recipes/evaluate.js';
 import { trainSplitEnsemble, type SplitEnsemble } from '../../ml/recipes/split-ensemble.js';
 import { candidateSummary } from '../../ml/recipes/summary.js';
 import { ensembleGate, loadModel } from '../../ml/stored-model.js';
+import type { TrainingSettings } from '../../queue/job-types.js';
+import { deleteJobCheckpoints, getRunCheckpoint, saveRunCheckpoint } from '../../db/checkpoint-queries.js';
+import type { RunResumed, RunStore } from '../../ml/recipes/run-store.js';
 import type { FineTunePayload } from './request.js';
+
+/** The job's runs in Postgres: a retried job finds what its earlier attempt finished or checkpointed. */
+function jobRunStore(pool: Pool, jobId: string): RunStore {
+  return {
+    async load(key) {
+      const c = await getRunCheckpoint(pool, jobId, key);
+      return c ? { done: c.done, bytes: new Uint8Array(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength) } : null;
+    },
+    save: (key, bytes, done) => saveRunCheckpoint(pool, jobId, key, { done, bytes }),
+  };
+}
 
 /** Experts from Postgres (the source of truth), each checked against its card as it is read. */
 export async function loadStoredExperts(pool: Pool, keys: readonly string[]): Promise<ExpertWeights[]> {
@@ -49,8 +63,7 @@ export interface FineTuneOptions {
   owner: string;
   payload: FineTunePayload;
   backend: string;
-  /** Child processes that train runs in parallel (0: one per core). */
-  processes: number;
+  training: TrainingSettings;
   signal: AbortSignal;
   report(progress: Record<string, unknown>): Promise<void>;
 }
@@ -77,6 +90,8 @@ export async function runFineTune(opts: FineTuneOptions): Promise<Record<string,
   const targets = Float64Array.from(rows, (r) => r.target ?? Number.NaN);
 
   const runs: { recipe: string; valMae: number }[] = [];
+  // What this attempt took over from an earlier one: finished runs reused, and runs continued after their last checkpoint.
+  const resumed: { run: string; epoch: number | null }[] = [];
   let lastReport = 0;
   let reporting = false;
   let lastProgress: Record<string, unknown> = {};
@@ -85,6 +100,7 @@ export async function runFineTune(opts: FineTuneOptions): Promise<Record<string,
     lastProgress = {
       stage: 'training', recipe: run.recipe, seed: run.seed, epoch: p.epoch + 1, epochs: p.epochs, trainLoss: p.trainLoss, valMae: p.valMae,
       bestValMae: p.bestValMae, bestEpoch: p.bestEpoch + 1, gate: p.gate, seconds: p.seconds, candidates: runs,
+      ...(resumed.length > 0 ? { resumedFrom: resumed } : {}),
     };
     const now = Date.now();
     if (reporting || (now - lastReport < 250 && p.epoch + 1 < p.epochs)) return;
@@ -95,7 +111,11 @@ export async function runFineTune(opts: FineTuneOptions): Promise<Record<string,
       reporting = false;
     });
   };
-  const runner = childProcessRunner({ parallel: opts.processes > 0 ? opts.processes : availableParallelism() });
+  const runner = childProcessRunner({ parallel: opts.training.processes > 0 ? opts.training.processes : availableParallelism() });
+  const onResume = (r: RunResumed): void => {
+    // Epochs are counted from 1 for people: a run continues after epoch `epoch + 1`.
+    if (r.kind !== 'discarded') resumed.push({ run: r.key, epoch: r.kind === 'resumed' ? (r.epoch as number) + 1 : null });
+  };
   let ensemble: SplitEnsemble;
   try {
     ensemble = await trainSplitEnsemble(
@@ -112,13 +132,16 @@ export async function runFineTune(opts: FineTuneOptions): Promise<Record<string,
         signal: opts.signal,
         onEpoch,
         onCandidate: (c) => void runs.push({ recipe: c.recipe.name, valMae: c.valMae }),
+        checkpoints: jobRunStore(pool, opts.jobId),
+        checkpointEvery: { seconds: opts.training.checkpointSeconds },
+        onResume,
       },
     );
   } finally {
     await runner.close();
   }
 
-  await opts.report({ ...lastProgress, stage: 'saving' });
+  await opts.report({ ...lastProgress, stage: 'saving', ...(resumed.length > 0 ? { resumedFrom: resumed } : {}) });
   return saveModel(opts, ensemble, { dataset, experts, rows, resolved, inputs, split });
 }
 
@@ -163,6 +186,7 @@ async function saveModel(
       weights, checksum: modelSha256(weights), shipped: false,
     });
     await completeJob(client, opts.jobId, { model: m.id, name: m.name, ...summary });
+    await deleteJobCheckpoints(client, opts.jobId);
     return m;
   });
   return { model: model.id, name: model.name, ...summary };
