@@ -20,7 +20,7 @@ import { fitCalibration, type CalibrationSet } from '../src/ml/uncertainty/calib
 import { SHIPPED_MODELS_DIR } from '../src/services/shipped-models.js';
 import { readSplit, readTaskRows, taskInputs } from './lib/tasks.js';
 import { commitFiles } from './lib/git-commit.js';
-import { basisSummary, compactCalibration, ensembleRecord, type ZooCard } from './lib/zoo-card.js';
+import { basisSummary, compactCalibration, ensembleRecord, headlineMetrics, type ZooCard } from './lib/zoo-card.js';
 
 const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--'), options: { only: { type: 'string' }, 'no-commit': { type: 'boolean', default: false } } });
 if (!values.only) throw new Error('name the models to recalibrate with --only a,b');
@@ -32,6 +32,8 @@ const cards = JSON.parse(await readFile(indexPath, 'utf8')) as ZooCard[];
 for (const name of values.only.split(',')) {
   const card = cards.find((c) => c.name === name && c.bases);
   if (!card) throw new Error(`no zoo card ${name} in models/index.json`);
+  // Its splits are not the task's published ones (e.g. zoo:expt-gap's merged gaps): refitting on those would mix up rows.
+  if (card.data) throw new Error(`${name} was not trained on the task's published splits; rerun the script that trained it`);
   const members = loadEnsemble(new Uint8Array(await readFile(join(SHIPPED_MODELS_DIR, card.file))), (key, sha) => experts.find((e) => e.key === key && e.baseSha256 === sha)?.weights);
   const rows = readTaskRows(name);
   const targets = rows.map((r) => inverseTransform(card.paperUnits.transform, r.target));
@@ -54,7 +56,7 @@ for (const name of values.only.split(',')) {
   }
   const main = card.bases.structure ?? card.bases.composition!;
   card.bound = main.calibration.bound;
-  Object.assign(card.metrics, { testMae: main.summary.testMae, testMaeStd: main.summary.testMaeStd, testMaePaperUnits: main.summary.testMaePaperUnits, testMaePaperUnitsStd: main.summary.testMaePaperUnitsStd, coverage90: main.summary.coverage90 });
+  Object.assign(card.metrics, headlineMetrics(main));
 }
 await writeFile(indexPath, `${JSON.stringify(cards, null, 1)}\n`);
 if (!values['no-commit']) {

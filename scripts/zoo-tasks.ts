@@ -15,10 +15,8 @@
  * value first), the next starting while the last jobs of one finish. Each finished task writes models/<task>.matmoe,
  * its card in models/index.json and is committed at once, with the command and code commit in the card.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseFormula } from '../src/chem/formula.js';
@@ -27,17 +25,14 @@ import { loadShippedExperts } from '../src/ml/experts/registry.js';
 import { allowedExperts } from '../src/ml/experts/leakage.js';
 import type { ExpertInput } from '../src/ml/experts/expert-kind.js';
 import { serializeEnsemble } from '../src/ml/mixture/ensemble.js';
-import { inverseTransform, memberOutput, physicalValues, transformOfLabel, type Basis } from '../src/ml/mixture/output.js';
-import { predictMixture } from '../src/ml/mixture/model.js';
+import { inverseTransform, transformOfLabel, type Basis } from '../src/ml/mixture/output.js';
 import { childProcessRunner } from '../src/ml/recipes/child-runner.js';
 import { CANDIDATE_PROTOCOL } from '../src/ml/recipes/candidates.js';
 import { trainSplitEnsemble, type SplitEnsemble } from '../src/ml/recipes/split-ensemble.js';
-import { fitCalibration } from '../src/ml/uncertainty/calibration.js';
-import { ensembleGate } from '../src/ml/stored-model.js';
 import { SHIPPED_MODELS_DIR } from '../src/services/shipped-models.js';
 import { readSplit, readTaskRows, taskIndex, taskInputs, type TaskMeta } from './lib/tasks.js';
 import { codeRevision, commitFiles } from './lib/git-commit.js';
-import { basisSummary, compactCalibration, memberOrder, splitRecord, ZOO_VERSION, type BasisCard, type ZooCard } from './lib/zoo-card.js';
+import { basisCard, memberOrder, parityOf, runProvenance, upsertCard, zooCard, ZOO_VERSION, type BasisCard, type ZooCard } from './lib/zoo-card.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -112,62 +107,23 @@ async function trainTask(meta: TaskMeta, rank: number): Promise<void> {
   const basisCards: Partial<Record<Basis, BasisCard>> = {};
   const { members, indices } = memberOrder(ensembles);
   for (const basis of bases) {
-    const list = ensembles[basis]!;
-    const records = list.map((e, i) => splitRecord(seeds[i], e, splits[i].test.map((r) => inputsOf[basis][r]), splits[i].test.map((r) => targets[r]), native));
-    const basisMembers = list.flatMap((e) => e.members);
-    basisCards[basis] = {
-      members: indices[basis]!,
-      calibration: compactCalibration(fitCalibration(list.map((e) => e.calibrationSet))),
-      experts: ensembleGate(basisMembers),
-      splits: records,
-      summary: basisSummary(records),
-    };
+    basisCards[basis] = basisCard(ensembles[basis]!, seeds, indices[basis]!, (i) => ({ inputs: splits[i].test.map((r) => inputsOf[basis][r]), targets: splits[i].test.map((r) => targets[r]) }), native);
   }
-  const main = basisCards.structure ?? basisCards.composition!;
   const mainBasis: Basis = basisCards.structure ? 'structure' : 'composition';
   const bytes = serializeEnsemble(members, (key, sha) => allExperts.find((e) => e.key === key && e.baseSha256 === sha)?.weights);
-  const trainingElements = new Set<string>();
-  for (const s of splits) for (const i of s.train) for (const el of Object.keys(parseFormula(rows[i].formula).amounts)) trainingElements.add(el);
-  const first = ensembles[mainBasis]![0];
-  const parityInputs = splits[0].test.map((r) => inputsOf[mainBasis][r]);
-  const parity = {
-    targets: splits[0].test.map((r) => targets[r]),
-    predictions: Array.from(physicalValues(memberOutput(first.members[0]), predictMixture(first.members[0], parityInputs))),
-  };
+  const trainingElements = splits.flatMap((s) => s.train.flatMap((i) => Object.keys(parseFormula(rows[i].formula).amounts)));
   const wallSeconds = Math.round((performance.now() - t0) / 100) / 10;
   const file = `${meta.key}.matmoe`;
-  const card: ZooCard = {
-    name: meta.key,
-    file,
-    property: meta.title,
-    unit: meta.unit,
-    inputKinds: ['formula', 'structure', 'cif', 'poscar'],
-    config: { ...(first.members[0].config as unknown as Record<string, unknown>), protocol: `recipe chosen per split on validation MAE (physical units) among ${protocol.epochs}-epoch candidates (patience ${protocol.patience}, k ${protocol.k}); ${membersOf(mainBasis)} members per split, splits seeds ${values.seeds}` },
-    experts: main.experts,
-    metrics: {
-      members: members.length, basis: mainBasis, testMae: main.summary.testMae, testMaeStd: main.summary.testMaeStd,
-      testMaePaperUnits: main.summary.testMaePaperUnits, testMaePaperUnitsStd: main.summary.testMaePaperUnitsStd, coverage90: main.summary.coverage90,
-      paperMoE18: meta.moe18_mae, cgcnnScratch: meta.cgcnn_scratch_mae, bestKnown: meta.best_known_mae,
-      trainSeconds: wallSeconds, backend: backend.name, parity, trainingElements: [...trainingElements].sort(),
-    },
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    zooVersion: ZOO_VERSION,
-    paperUnits: { transform: native, label: meta.transform },
-    bound: main.calibration.bound,
-    bases: basisCards,
-    provenance: {
-      command, commit: revision.commit, dirty: revision.dirty, date: new Date().toISOString(), wallSeconds,
-      machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${runner.parallel} training children, load average ${loadavg()[0].toFixed(1)} at the end`,
-    },
-  };
+  const card = zooCard({
+    task: meta, members, bytes, bases: basisCards, native, trainingElements, backend: backend.name,
+    protocol: `recipe chosen per split on validation MAE (physical units) among ${protocol.epochs}-epoch candidates (patience ${protocol.patience}, k ${protocol.k}); ${membersOf(mainBasis)} members per split, splits seeds ${values.seeds}`,
+    parity: parityOf(ensembles[mainBasis]![0].members[0], splits[0].test.map((r) => inputsOf[mainBasis][r]), splits[0].test.map((r) => targets[r])),
+    provenance: runProvenance(command, revision, wallSeconds, runner.parallel),
+  });
   // One task at a time writes models/index.json and commits.
   writing = writing.then(async () => {
     await writeFile(join(SHIPPED_MODELS_DIR, file), bytes);
-    const at = cards.findIndex((c) => c.name === card.name);
-    if (at >= 0) cards[at] = card;
-    else cards.push(card);
-    cards.sort((a, b) => a.name.localeCompare(b.name));
-    await writeFile(indexPath, `${JSON.stringify(cards, null, 1)}\n`);
+    await upsertCard(indexPath, card);
     const summary = bases.map((b) => `${b} ${basisCards[b]!.summary.testMaePaperUnits.toPrecision(4)} ± ${basisCards[b]!.summary.testMaePaperUnitsStd.toPrecision(2)} (90 % coverage ${(100 * basisCards[b]!.summary.coverage90).toFixed(0)} %)`).join(', ');
     const line = `${meta.key}: test MAE ${summary} in the paper's units (paper MoE-(18) ${meta.moe18_mae ?? '–'}), ${(bytes.byteLength / 1e6).toFixed(2)} MB, ${wallSeconds} s`;
     process.stdout.write(`${line}\n`);

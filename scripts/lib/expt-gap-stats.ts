@@ -2,7 +2,7 @@
  * The merged experimental band-gap set as the benchmarks and the shipped model read it (`loadExptGaps`), and the
  * counts docs/expt-gaps.md reports about it (`exptGapStats`), computed from the merge each time, never copied by hand.
  */
-import { GAP_SOURCES, readAllGapSources, type GapSource, type RawGapRow } from './expt-gap-sources.js';
+import { GAP_SOURCES, GAP_SOURCE_FILES, readAllGapSources, type GapSource, type RawGapRow } from './expt-gap-sources.js';
 import { mergeGapRows, type MergeResult, type MergedGap } from './expt-gap-merge.js';
 
 export type ExptGapMerge = MergeResult<GapSource> & { raw: RawGapRow[] };
@@ -97,5 +97,23 @@ export function exptGapStats(m: ExptGapMerge): ExptGapStats {
     beyondMatbench: beyond.length, beyondMatbenchZeros: beyond.filter((r) => r.gap === 0).length,
     beyondMatbenchWide: beyond.filter((r) => r.spread >= 0.1 - 1e-9).length,
     matbenchRelabelled: relabelled, matbenchMaxRelabel: maxRelabel, matbenchMaxRelabelSingle: maxRelabelSingle,
+  };
+}
+
+/** The `data` field of the shipped expt_bandgap card: what the merged set it was trained on is, and where it came from. */
+export function mergedDataCard(m: ExptGapMerge): Record<string, unknown> {
+  const stats = exptGapStats(m);
+  return {
+    description: 'Zhuo et al. (2018) experimental band gaps from four files, merged by composition: median of repeated reports, copies between files counted once, metal/gap disagreements by majority (ties dropped); see docs/expt-gaps.md',
+    files: Object.values(GAP_SOURCE_FILES).map((f) => `shared/data/raw/${f}`),
+    sources: stats.sources,
+    compositions: stats.compositions,
+    reports: stats.measurements,
+    multiReported: stats.multiMeasured,
+    droppedMetalGapTies: m.dropped.map((d) => d.key),
+    unparseable: m.unparseable.map((u) => `${u.source} row ${u.row}: ${u.formula}`),
+    metalFraction: stats.zeroFraction,
+    meanGap: stats.meanGap,
+    beyondMatbench: stats.beyondMatbench,
   };
 }

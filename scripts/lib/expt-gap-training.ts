@@ -1,7 +1,8 @@
 /**
- * The one place where the experimental band-gap models are trained (the matbench benchmark, the textbook hold-out
- * and the shipped expt_bandgap ensemble all call `trainGapMixture`), so that a later recipe (calibration, recipe
- * selection) is swapped in here once.
+ * The experimental band-gap benchmarks' training call (the matbench benchmark and the textbook hold-out both call
+ * `trainGapMixture`), the leakage rule's expert filter and the budget options. The shipped expt_bandgap model
+ * (scripts/zoo-expt-gap.ts) is a calibrated split ensemble instead (src/ml/recipes/split-ensemble.ts), whose
+ * `composition/probe/l1/none` candidate is this recipe (plus outputs clamped at 0 eV).
  *
  * Today's recipe is the composition default of fine-tuning: the composition experts the leakage rule allows for
  * expt_bandgap, top-k of a gate that starts from ridge probes, the L1 loss (`trainingDefaults`), seeded gate ties.

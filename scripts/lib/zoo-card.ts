@@ -1,16 +1,23 @@
 /**
- * What `npm run zoo:tasks` writes beside each shipped model in models/index.json: the fields the service has always
- * read (ShippedModelCard) plus, per basis, the members that serve it, its calibration, the candidate recipes of
- * every split with their validation (and, for the report, test) MAEs, and the provenance of the run.
+ * What `npm run zoo:tasks` (and `npm run zoo:expt-gap`) writes beside each shipped model in models/index.json: the
+ * fields the service has always read (ShippedModelCard) plus, per basis, the members that serve it, its calibration,
+ * the candidate recipes of every split with their validation (and, for the report, test) MAEs, and the provenance of
+ * the run.
  */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { forwardTransform, physicalValues, memberOutput, type Basis, type TargetTransform } from '../../src/ml/mixture/output.js';
 import { predictMixture, type MixtureModel } from '../../src/ml/mixture/model.js';
 import type { ExpertInput } from '../../src/ml/experts/expert-kind.js';
-import { calibratedValues, type Calibration } from '../../src/ml/uncertainty/calibration.js';
+import { calibratedValues, fitCalibration, type Calibration } from '../../src/ml/uncertainty/calibration.js';
 import { heldOutReport } from '../../src/ml/recipes/evaluate.js';
 import type { SplitEnsemble } from '../../src/ml/recipes/split-ensemble.js';
 import { candidateSummary, type CandidateSummary } from '../../src/ml/recipes/summary.js';
+import { ensembleGate } from '../../src/ml/stored-model.js';
 import type { ShippedModelCard } from '../../src/services/shipped-models.js';
+import type { TaskMeta } from './tasks.js';
 
 /** Bumped when a card's meaning changes; `--skip-done` keeps cards of this version. */
 export const ZOO_VERSION = 2;
@@ -61,6 +68,11 @@ export interface ZooCard extends ShippedModelCard {
   bound: Calibration['bound'];
   bases: Partial<Record<Basis, BasisCard>>;
   provenance: { command: string; commit: string; dirty: boolean; date: string; wallSeconds: number; machine: string };
+  /**
+   * Set when the model was trained on other data than the paper task's published splits (zoo:expt-gap's merged
+   * experimental gaps): what that data is. Its MAEs are then not comparable with the paper's.
+   */
+  data?: Record<string, unknown>;
 }
 
 export const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -146,4 +158,99 @@ export function memberOrder(ensembles: Partial<Record<Basis, SplitEnsemble[]>>):
     }
   }
   return { members, indices };
+}
+
+/**
+ * A basis's card from its split ensembles (`splits[i]` names ensembles[i]'s split): each split's test rows are read
+ * here, once, and the calibration is pooled over every split's validation rows.
+ */
+export function basisCard(
+  ensembles: readonly SplitEnsemble[], splits: readonly number[], members: number[],
+  test: (i: number) => { inputs: readonly ExpertInput[]; targets: readonly number[] }, native: TargetTransform,
+): BasisCard {
+  const records = ensembles.map((e, i) => {
+    const t = test(i);
+    return splitRecord(splits[i], e, t.inputs, t.targets, native);
+  });
+  return {
+    members,
+    calibration: compactCalibration(fitCalibration(ensembles.map((e) => e.calibrationSet))),
+    experts: ensembleGate(ensembles.flatMap((e) => e.members)),
+    splits: records,
+    summary: basisSummary(records),
+  };
+}
+
+/** The card's headline metrics: those of its main basis (structure where it has one). */
+export function headlineMetrics(main: BasisCard): Record<'testMae' | 'testMaeStd' | 'testMaePaperUnits' | 'testMaePaperUnitsStd' | 'coverage90', number> {
+  const s = main.summary;
+  return { testMae: s.testMae, testMaeStd: s.testMaeStd, testMaePaperUnits: s.testMaePaperUnits, testMaePaperUnitsStd: s.testMaePaperUnitsStd, coverage90: s.coverage90 };
+}
+
+/** What a card keeps of how the run went; `date` and the machine's load are read at the end of the run. */
+export function runProvenance(command: string, revision: { commit: string; dirty: boolean }, wallSeconds: number, children: number): ZooCard['provenance'] {
+  return {
+    command, commit: revision.commit, dirty: revision.dirty, date: new Date().toISOString(), wallSeconds,
+    machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${children} training children, load average ${loadavg()[0].toFixed(1)} at the end`,
+  };
+}
+
+export interface ZooCardParts {
+  task: TaskMeta;
+  /** The model file's members, in file order (`memberOrder`). */
+  members: readonly MixtureModel[];
+  bytes: Uint8Array;
+  bases: Partial<Record<Basis, BasisCard>>;
+  /** How the recipes were chosen and trained, in words (`config.protocol`). */
+  protocol: string;
+  native: TargetTransform;
+  /** The main basis's first member on its first split's test rows (the parity plot). */
+  parity: { targets: number[]; predictions: number[] };
+  trainingElements: Iterable<string>;
+  backend: string;
+  provenance: ZooCard['provenance'];
+}
+
+export function zooCard(p: ZooCardParts): ZooCard {
+  const mainBasis: Basis = p.bases.structure ? 'structure' : 'composition';
+  const main = p.bases[mainBasis];
+  if (!main) throw new RangeError(`${p.task.key}: a card needs at least one basis`);
+  return {
+    name: p.task.key,
+    file: `${p.task.key}.matmoe`,
+    property: p.task.title,
+    unit: p.task.unit,
+    inputKinds: ['formula', 'structure', 'cif', 'poscar'],
+    config: { ...(p.members[main.members[0]].config as unknown as Record<string, unknown>), protocol: p.protocol },
+    experts: main.experts,
+    metrics: {
+      members: p.members.length, basis: mainBasis, ...headlineMetrics(main),
+      paperMoE18: p.task.moe18_mae, cgcnnScratch: p.task.cgcnn_scratch_mae, bestKnown: p.task.best_known_mae,
+      trainSeconds: p.provenance.wallSeconds, backend: p.backend, parity: p.parity, trainingElements: [...new Set(p.trainingElements)].sort(),
+    },
+    sha256: createHash('sha256').update(p.bytes).digest('hex'),
+    zooVersion: ZOO_VERSION,
+    paperUnits: { transform: p.native, label: p.task.transform },
+    bound: main.calibration.bound,
+    bases: p.bases,
+    provenance: p.provenance,
+  };
+}
+
+/** A member's physical predictions beside the targets (the card's parity plot). */
+export function parityOf(member: MixtureModel, inputs: readonly ExpertInput[], targets: readonly number[]): ZooCardParts['parity'] {
+  return { targets: [...targets], predictions: Array.from(physicalValues(memberOutput(member), predictMixture(member, inputs))) };
+}
+
+/**
+ * Replaces (or adds) one card in models/index.json, reading the file afresh: entries that another run wrote
+ * meanwhile stay as they are, byte for byte (the file is written as JSON.stringify(cards, null, 1) throughout).
+ */
+export async function upsertCard(indexPath: string, card: ShippedModelCard): Promise<void> {
+  const cards = existsSync(indexPath) ? (JSON.parse(await readFile(indexPath, 'utf8')) as ShippedModelCard[]) : [];
+  const at = cards.findIndex((c) => c.name === card.name);
+  if (at >= 0) cards[at] = card;
+  else cards.push(card);
+  cards.sort((a, b) => a.name.localeCompare(b.name));
+  await writeFile(indexPath, `${JSON.stringify(cards, null, 1)}\n`);
 }
