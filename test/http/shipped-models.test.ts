@@ -20,8 +20,11 @@ test('shipped models are seeded at start and answer formula-only requests', asyn
     assert.equal(p.formula, 'GaAs');
     assert.deepEqual(p.composition, { Ga: 0.5, As: 0.5 });
     assert.ok(p.value > 0 && p.value < 4, `GaAs gap ${p.value} eV`);
-    assert.equal(p.uncertaintyMethod, 'ensemble-std');
+    assert.equal(p.uncertaintyMethod, 'split-conformal-ensemble');
+    assert.equal(p.basis, 'composition');
+    assert.equal(p.coverage, 0.9);
     assert.ok(p.uncertainty > 0 && p.uncertainty < 1.5);
+    assert.ok(p.interval[0] < p.value && p.value < p.interval[1], JSON.stringify(p));
     assert.ok(p.experts.length >= 2);
     assert.deepEqual(p.warnings, []);
   });
