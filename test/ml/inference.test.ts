@@ -10,6 +10,7 @@ import { crystalGraph, type CrystalGraph } from '../../src/ml/cgcnn/batching.js'
 import type { ExpertInput, ExpertWeights } from '../../src/ml/experts/expert-kind.js';
 import { loadShippedExperts } from '../../src/ml/experts/registry.js';
 import { loadEnsemble } from '../../src/ml/mixture/ensemble.js';
+import { memberOutput } from '../../src/ml/mixture/output.js';
 import { predictMixture, predictMixtureDetailed, type MixtureModel } from '../../src/ml/mixture/model.js';
 import { trainMixture, type MixtureData } from '../../src/ml/mixture/trainer.js';
 import { compileModel, releaseInferenceScratch, type CompiledModel } from '../../src/ml/inference/compiled-model.js';
@@ -21,7 +22,7 @@ await initBackend(backend);
 const cgcnn = await loadShippedExperts('cgcnn');
 const composition = await loadShippedExperts('composition');
 const pool: ExpertWeights[] = [...cgcnn, ...composition];
-const baseWeights = (key: string, sha: string) => composition.find((e) => e.key === key && e.baseSha256 === sha)?.weights;
+const baseWeights = (key: string, sha: string) => pool.find((e) => e.key === key && e.baseSha256 === sha)?.weights;
 
 /** |a − b| ≤ 1e-5·max(1, |b|) for every member and input; returns the largest |a − b| / max(1, |b|). */
 function assertMatches(compiled: CompiledModel, members: readonly MixtureModel[], inputs: readonly ExpertInput[], label: string): number {
@@ -53,17 +54,27 @@ test('every shipped model: the compiled ensemble gives predictMixture’s values
   assert.ok(files.length >= 17, `${files.length} shipped models`);
   const inputs = [...formulas, ...taskGraphs.map((graph) => ({ graph }))];
   assert.ok(inputs.length > 300, `${inputs.length} inputs`);
+  // Structure members read crystal graphs (with their formula, as the service sends them); a dozen keeps this quick.
+  const structureInputs = structureRows.slice(0, 12).map((r, i) => ({ formula: r.formula, graph: taskGraphs[i] }));
+  let structureGroups = 0;
   for (const file of files) {
-    const members = loadEnsemble(new Uint8Array(readFileSync(join(ROOT, 'models', file))), baseWeights);
-    const compiled = compileModel(members);
-    assert.deepEqual(compiled.structureMembers, members.map(() => false));
-    const worst = assertMatches(compiled, members, inputs, file);
-    if (backend === 'wasm') {
-      // Same XNNPACK products in the same order, biases added after them and TF.js's own softplus kernels: the bits agree.
-      assert.equal(worst, 0, `${file}: compiled and predictMixture differ by up to ${worst}`);
+    const all = loadEnsemble(new Uint8Array(readFileSync(join(ROOT, 'models', file))), baseWeights);
+    // Compiled per basis, as the inference threads compile them.
+    for (const basis of ['composition', 'structure'] as const) {
+      const members = all.filter((m) => memberOutput(m).basis === basis);
+      if (members.length === 0) continue;
+      const compiled = compileModel(members);
+      assert.deepEqual(compiled.structureMembers, members.map(() => basis === 'structure'));
+      const worst = assertMatches(compiled, members, basis === 'structure' ? structureInputs : inputs, `${file} (${basis})`);
+      if (backend === 'wasm' && basis === 'composition') {
+        // Same XNNPACK products in the same order, biases added after them and TF.js's own softplus kernels: the bits agree.
+        assert.equal(worst, 0, `${file}: compiled and predictMixture differ by up to ${worst}`);
+      }
+      if (basis === 'structure') structureGroups++;
+      compiled.dispose();
     }
-    compiled.dispose();
   }
+  assert.ok(structureGroups > 0, 'no shipped model has structure members');
 });
 
 test('shared prefixes: one frozen encoder per distinct base expert; an altered tensor gets its own nodes', () => {
