@@ -10,6 +10,7 @@
  *
  *   node --import tsx scripts/zoo-tasks.ts [--only a,b] [--skip-done] [--seeds 0-4] [--epochs 300] [--patience 100]
  *        [--members 2] [--composition-members 3] [--parallel 2] [--max-candidates 5] [--tasks-at-once 2] [--no-commit]
+ *        [--select-by physical|native]   (native: candidates compared after the task data's own transform, e.g. ln ε)
  *
  * Trainings run in child processes (one per core, `--parallel`); tasks are worked on in order (tasks with a paper
  * value first), the next starting while the last jobs of one finish. Each finished task writes models/<task>.matmoe,
@@ -49,8 +50,11 @@ const { values } = parseArgs({
     'max-candidates': { type: 'string', default: '5' },
     'tasks-at-once': { type: 'string', default: '2' },
     'no-commit': { type: 'boolean', default: false },
+    'select-by': { type: 'string', default: 'physical' },
   },
 });
+const selectBy = values['select-by'] as 'physical' | 'native';
+if (selectBy !== 'physical' && selectBy !== 'native') throw new Error('--select-by must be physical or native');
 const [s0, s1] = values.seeds!.split('-').map(Number);
 const seeds = Array.from({ length: (s1 ?? s0) - s0 + 1 }, (_, i) => s0 + i);
 const protocol = { epochs: Number(values.epochs), patience: Number(values.patience), k: Number(values.k) };
@@ -97,7 +101,7 @@ async function trainTask(meta: TaskMeta, rank: number): Promise<void> {
         { inputs: inputsOf[basis], targets, split: { train: splits[i].train, val: splits[i].val } },
         {
           basis, experts: pools, members: membersOf(basis), nativeTransform: native, protocol, seed, group: seed, runner, priority: rank,
-          maxCandidates: Number(values['max-candidates']),
+          maxCandidates: Number(values['max-candidates']), selectBy,
           onCandidate: (c) => process.stdout.write(`${meta.key} ${basis} split ${seed}: ${c.recipe.name} val MAE ${c.valMae.toPrecision(4)} ${meta.unit} (best epoch ${c.bestEpoch + 1}/${c.epochsRun}, ${c.seconds.toFixed(0)} s)\n`),
         },
       )));
@@ -116,7 +120,7 @@ async function trainTask(meta: TaskMeta, rank: number): Promise<void> {
   const file = `${meta.key}.matmoe`;
   const card = zooCard({
     task: meta, members, bytes, bases: basisCards, native, trainingElements, backend: backend.name,
-    protocol: `recipe chosen per split on validation MAE (physical units) among ${protocol.epochs}-epoch candidates (patience ${protocol.patience}, k ${protocol.k}); ${membersOf(mainBasis)} members per split, splits seeds ${values.seeds}`,
+    protocol: `recipe chosen per split on validation MAE (${selectBy === 'native' ? "the paper's units" : 'physical units'}) among ${protocol.epochs}-epoch candidates (patience ${protocol.patience}, k ${protocol.k}); ${membersOf(mainBasis)} members per split, splits seeds ${values.seeds}`,
     parity: parityOf(ensembles[mainBasis]![0].members[0], splits[0].test.map((r) => inputsOf[mainBasis][r]), splits[0].test.map((r) => targets[r])),
     provenance: runProvenance(command, revision, wallSeconds, runner.parallel),
   });

@@ -1,6 +1,6 @@
 /**
  * One split's ensemble: candidate recipes trained on the training rows and scored by validation MAE in physical
- * units, the best kept, `members` seeds of it trained (the candidate run is the first), and a calibration fitted on
+ * units (or, with `selectBy: 'native'`, after the data's own transform), the best kept, `members` seeds of it trained (the candidate run is the first), and a calibration fitted on
  * the validation rows. Test rows never enter: the data handed in name only training and validation rows, and every
  * other target is blanked before a trainer sees the dataset.
  */
@@ -10,7 +10,7 @@ import type { MixtureConfig } from '../mixture/config.js';
 import type { MixtureModel } from '../mixture/model.js';
 import type { EpochProgress } from '../mixture/trainer.js';
 import { trainingFingerprint } from '../mixture/trainer-state.js';
-import { memberOutput, type Basis, type TargetTransform } from '../mixture/output.js';
+import { forwardTransform, memberOutput, physicalValues, type Basis, type TargetTransform } from '../mixture/output.js';
 import { fitCalibration, type Calibration, type CalibrationSet } from '../uncertainty/calibration.js';
 import { CANDIDATE_PROTOCOL, firstRound, recipe, recipeConfig, secondRound, type PoolKeys, type Protocol, type Recipe, type SkippedRecipe } from './candidates.js';
 import { inProcessRunner, jobExperts, type TrainJob, type TrainJobResult, type TrainRunner } from './runner.js';
@@ -47,6 +47,11 @@ export interface EnsembleOptions {
   seed?: number;
   /** ensembleGroup of the members (one per split). Default 0. */
   group?: number;
+  /**
+   * The validation MAE candidates are compared on: 'physical' units (default), or 'native' = after `nativeTransform`
+   * (the paper's units). Where targets span decades (ε up to 10⁶), one validation row can decide a physical MAE.
+   */
+  selectBy?: 'physical' | 'native';
   /** Physical lower bound: 'auto' = 0 when no training target is negative. Default 'auto'. */
   targetMin?: number | null | 'auto';
   /** Further config for every run (batchSize, maxBatchAtoms, ...). */
@@ -75,6 +80,8 @@ export interface CandidateResult {
   round: 1 | 2;
   /** MAEs in physical units. */
   valMae: number;
+  /** Validation MAE after the data's own transform (the paper's units; equal to valMae without one). */
+  valMaeNative: number;
   trainMae: number;
   bestEpoch: number;
   epochsRun: number;
@@ -103,9 +110,11 @@ export interface SplitEnsemble {
 
 const keysOf = (p: ExpertPools): PoolKeys => ({ cgcnn: p.cgcnn.map((e) => e.key), composition: p.composition.map((e) => e.key) });
 
-function candidateOf(r: Recipe, round: 1 | 2, j: TrainJobResult): CandidateResult {
+function candidateOf(r: Recipe, round: 1 | 2, j: TrainJobResult, valTargets: readonly number[], native: TargetTransform): CandidateResult {
   const gate = j.model.gateWeights.map((w, i) => ({ key: j.model.experts[i].key, weight: w }));
-  return { recipe: r, round, valMae: j.valMae, trainMae: j.trainMae, bestEpoch: j.bestEpoch, epochsRun: j.epochsRun, seconds: j.seconds, gate, model: j.model, valRaw: j.valRaw };
+  const phys = physicalValues(memberOutput(j.model), j.valRaw);
+  const valMaeNative = valTargets.reduce((a, y, i) => a + Math.abs(forwardTransform(native, phys[i]) - forwardTransform(native, y)), 0) / valTargets.length;
+  return { recipe: r, round, valMae: j.valMae, valMaeNative, trainMae: j.trainMae, bestEpoch: j.bestEpoch, epochsRun: j.epochsRun, seconds: j.seconds, gate, model: j.model, valRaw: j.valRaw };
 }
 
 export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions): Promise<SplitEnsemble> {
@@ -119,6 +128,7 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
   if (!Number.isInteger(members) || members < 1) throw new RangeError(`members must be an integer ≥ 1 (got ${members})`);
   // Training and validation targets decide which transforms can apply (ln of a validation 0 would fail).
   const profile = targetProfile([...train, ...val].map((r) => data.targets[r]), nativeTransform);
+  const valTargets = val.map((r) => data.targets[r]);
   const targetMin = opts.targetMin === undefined || opts.targetMin === 'auto' ? (profile.min >= 0 ? 0 : null) : opts.targetMin;
 
   // Only training and validation targets reach a trainer: the rest are blanked.
@@ -155,7 +165,7 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
     const runRound = async (recipes: Recipe[], round: 1 | 2) => {
       const done = await Promise.all(recipes.map(async (r) => {
         try {
-          const c = candidateOf(r, round, await train1(r, seed));
+          const c = candidateOf(r, round, await train1(r, seed), valTargets, nativeTransform);
           opts.onCandidate?.(c);
           return c;
         } catch (err) {
@@ -167,7 +177,8 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
       candidates.push(...done.filter((c): c is CandidateResult => c !== null));
       if (candidates.length === 0) throw new Error(`no candidate recipe trained (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`);
     };
-    const best = () => candidates.reduce((a, b) => (b.valMae < a.valMae ? b : a));
+    const score = (c: CandidateResult) => (opts.selectBy === 'native' ? c.valMaeNative : c.valMae);
+    const best = () => candidates.reduce((a, b) => (score(b) < score(a) ? b : a));
     const maxCandidates = opts.maxCandidates ?? 5;
 
     if (opts.recipe === undefined || opts.recipe === 'auto') {
@@ -189,7 +200,7 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
     const extraRuns = await Promise.all(Array.from({ length: members - 1 }, (_, j) => train1(chosen.recipe, seed + 100 * (j + 1))));
     const memberModels = [chosen.model, ...extraRuns.map((r) => r.model)];
     const memberValRaw = [chosen.valRaw, ...extraRuns.map((r) => r.valRaw)];
-    const calibrationSet: CalibrationSet = { members: memberModels.map(memberOutput), raw: memberValRaw, targets: val.map((r) => data.targets[r]) };
+    const calibrationSet: CalibrationSet = { members: memberModels.map(memberOutput), raw: memberValRaw, targets: valTargets };
     return {
       basis: opts.basis,
       chosen: chosen.recipe,
