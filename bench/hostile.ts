@@ -11,13 +11,9 @@
  * error log lines. Target: 0 answers ≥ 500 and 0 hangs.
  */
 import fc from 'fast-check';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { ROOT } from '../src/paths.js';
-import { dropIsolated, isolatedConfig, TEST_API_KEY } from '../test/helper.js';
+import { startService } from './lib/service.js';
 import { insertFineTunedModel } from '../test/support/fine-tuned-model.js';
 import {
   authRequests, chemRequests, contentTypeRequests, idRequests, jsonRequests, protocolAbuse, queryRequests, rawRequests, toBytes, type HostileRequest, type Targets,
@@ -38,26 +34,10 @@ const seed = Number(values.seed);
 const timeoutMs = Number(values.timeout) * 1000;
 const concurrency = Number(values.concurrency);
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  return port;
-}
-
-const config = isolatedConfig();
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const env = {
-  ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: config.databaseUrl, REDIS_URL: config.redisUrl, QUEUE_PREFIX: config.queuePrefix,
-  API_KEYS: `${TEST_API_KEY},bob:bob-key-9876543210`, LOG_LEVEL: 'error', TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm',
-};
-const api = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'api'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+const service = await startService('api');
+const { base, authorization } = service;
 /** The server's own error lines (LOG_LEVEL=error): an unhandled error is logged here even when the client saw a 4xx. */
-const errorLines: string[] = [];
-for (const stream of [api.stdout, api.stderr]) stream.on('data', (d: Buffer) => errorLines.push(...d.toString().split('\n').filter((l) => l.trim() !== '')));
-const authorization = `Bearer ${TEST_API_KEY}`;
+const errorLines = service.output;
 
 async function call(method: string, url: string, body?: unknown): Promise<{ status: number; json: Record<string, string> }> {
   const res = await fetch(base + url, { method, headers: { authorization, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -65,18 +45,11 @@ async function call(method: string, url: string, body?: unknown): Promise<{ stat
 }
 
 try {
-  for (let i = 0; ; i++) {
-    if (api.exitCode !== null) throw new Error(`the API exited (${api.exitCode}):\n${errorLines.join('\n')}`);
-    if (i > 600) throw new Error('the API did not become ready within 2 minutes');
-    const ready = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
-    if (ready) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
   const rows = ['GaAs', 'Si', 'ZnO', 'GaN', 'InP', 'CdTe', 'AlN', 'MgO', 'NaCl', 'KCl'].map((formula, i) => ({ formula, target: i / 3 }));
   const dataset = (await call('POST', '/v1/datasets', { name: 'hostile targets', property: 'band gap', unit: 'eV', rows })).json.id;
   const split = (await call('POST', `/v1/datasets/${dataset}/splits`, {})).json.id;
   const job = (await call('POST', '/v1/jobs', { type: 'fine-tune', dataset, split, epochs: 1 })).json.id;
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 1 });
+  const pool = new pg.Pool({ connectionString: service.databaseUrl, max: 1 });
   const model = await insertFineTunedModel(pool, { owner: 'default', name: 'hostile-model', datasetId: dataset, splitId: split });
   await pool.end();
   const targets: Targets = {
@@ -100,7 +73,7 @@ try {
       const item = plan[next++];
       // Raw bytes may promise more body than they hold: when nothing came back for a while, the client ends its side.
       const endAfterMs = item.kind === 'raw' || item.kind === 'abuse' ? 2000 : undefined;
-      results.push({ ...item, x: await rawExchange(port, item.bytes, { timeoutMs, untilClose: true, endAfterMs }) });
+      results.push({ ...item, x: await rawExchange(Number(new URL(base).port), item.bytes, { timeoutMs, untilClose: true, endAfterMs }) });
     }
   }));
 
@@ -116,7 +89,7 @@ try {
     return `| ${name} | ${rs.length} | ${classes.map(count).join(' | ')} | ${silent} | ${hangs} | ${notProblem} |`;
   };
   const failures = results.filter((r) => r.x.timedOut || r.x.responses.some((a) => a.status >= 500));
-  const alive = await fetch(`${base}/health/live`).then((r) => r.ok, () => false);
+  const alive = await service.alive();
   process.stdout.write([
     `bench:hostile — ${results.length} requests (seed ${seed}, ${concurrency} at a time, hang = no answer within ${timeoutMs / 1000} s), Node ${process.version}; ` +
       'the status columns count answers (pipelined requests get one each)',
@@ -136,7 +109,5 @@ try {
   ].join('\n'));
   process.exitCode = failures.length > 0 || !alive ? 1 : 0;
 } finally {
-  api.kill('SIGTERM');
-  if (api.exitCode === null) await once(api, 'exit');
-  await dropIsolated(config);
+  await service.stop();
 }
