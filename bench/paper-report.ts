@@ -8,6 +8,7 @@ import { ROOT } from '../src/paths.js';
 import type { TaskMeta } from '../scripts/lib/tasks.js';
 import { type MixtureMode } from '../src/ml/mixture/config.js';
 import { loadZooCards, renderZoo } from './zoo-report.js';
+import { renderShipped } from './shipped-report.js';
 
 const RESULTS = join(ROOT, 'bench', 'results', 'paper.json');
 const DOC = join(ROOT, 'docs', 'benchmarks.md');
@@ -253,4 +254,6 @@ export function writeDoc(records: RunRecord[], index: TaskMeta[], expertKeys: st
   doc = replaceSection(doc, 'zoo', '## Recipes chosen on validation: the shipped models over the 5 published splits', renderZoo(loadZooCards(), index, records));
   mkdirSync(dirname(DOC), { recursive: true });
   writeFileSync(DOC, doc);
+  const shippedDoc = join(ROOT, 'docs', 'shipped-models.md');
+  writeFileSync(shippedDoc, replaceSection(existsSync(shippedDoc) ? readFileSync(shippedDoc, 'utf8') : '# Shipped models\n', 'shipped', '## The models', renderShipped()));
 }

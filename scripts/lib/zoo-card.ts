@@ -211,6 +211,9 @@ export interface ZooCardParts {
   provenance: ZooCard['provenance'];
 }
 
+/** The task's title names the paper's transform ("… (ln)"); the model answers the physical property. */
+export const physicalProperty = (title: string): string => title.replace(/\(ln\(1\+([^)]*)\)\)/, '($1)').replace(/\s*\(ln\)$/, '');
+
 export function zooCard(p: ZooCardParts): ZooCard {
   const mainBasis: Basis = p.bases.structure ? 'structure' : 'composition';
   const main = p.bases[mainBasis];
@@ -218,7 +221,7 @@ export function zooCard(p: ZooCardParts): ZooCard {
   return {
     name: p.task.key,
     file: `${p.task.key}.matmoe`,
-    property: p.task.title,
+    property: physicalProperty(p.task.title),
     unit: p.task.unit,
     inputKinds: ['formula', 'structure', 'cif', 'poscar'],
     config: { ...(p.members[main.members[0]].config as unknown as Record<string, unknown>), protocol: p.protocol },

@@ -44,8 +44,9 @@ export async function insertModel(db: Queryable, m: NewModel): Promise<ModelReco
 }
 
 /**
- * Shipped models are replaced in place when their file changes (version + 1), so a running API reloads them;
- * an unchanged file leaves the row alone.
+ * Shipped models are replaced in place when their file or card changes (version + 1); a running API reloads one whose
+ * weights changed (caches key on the checksum), and a card-only change (wording, metrics) is read at the next start.
+ * An unchanged file and card leave the row alone.
  */
 export async function upsertShippedModel(db: Queryable, m: NewModel): Promise<'inserted' | 'updated' | 'unchanged'> {
   const { rows } = await db.query<{ inserted: boolean }>(
@@ -54,7 +55,9 @@ export async function upsertShippedModel(db: Queryable, m: NewModel): Promise<'i
      ON CONFLICT (name) DO UPDATE SET property = EXCLUDED.property, unit = EXCLUDED.unit, input_kinds = EXCLUDED.input_kinds,
        config = EXCLUDED.config, experts = EXCLUDED.experts, metrics = EXCLUDED.metrics, weights = EXCLUDED.weights,
        checksum = EXCLUDED.checksum, version = models.version + 1
-     WHERE models.shipped AND models.checksum <> EXCLUDED.checksum
+     WHERE models.shipped AND (models.checksum <> EXCLUDED.checksum OR models.property <> EXCLUDED.property OR models.unit <> EXCLUDED.unit
+       OR models.input_kinds <> EXCLUDED.input_kinds OR models.config <> EXCLUDED.config OR models.experts <> EXCLUDED.experts
+       OR models.metrics <> EXCLUDED.metrics)
      RETURNING (xmax = 0) AS inserted`,
     [m.name, m.property, m.unit, m.inputKinds, m.config, JSON.stringify(m.experts), m.metrics, Buffer.from(m.weights), m.checksum],
   );

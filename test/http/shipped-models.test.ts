@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { XMLValidator } from 'fast-xml-parser';
 import { ROOT } from '../../src/paths.js';
+import { seedShippedModels } from '../../src/services/shipped-models.js';
 import { readTaskRows, readSplit, taskIndex } from '../../scripts/lib/tasks.js';
 import { build } from '../helper.js';
 
@@ -67,4 +69,23 @@ test('shipped models are seeded at start and answer formula-only requests', asyn
     assert.equal(ok.statusCode, 200, ok.body);
     assert.match(ok.json().predictions[0].warnings.join(' '), /Pu never appeared/);
   });
+});
+
+test('seeding shipped models is idempotent and takes a changed card even when the weights are unchanged', async (t) => {
+  const app = await build(t);
+  const dir = mkdtempSync(join(tmpdir(), 'matmoe-shipped-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const card = index.find((c) => c.name === 'jarvis_2d_gap_opt')!;
+  copyFileSync(join(ROOT, 'models', `${card.name}.matmoe`), join(dir, `${card.name}.matmoe`));
+  writeFileSync(join(dir, 'index.json'), JSON.stringify([card]));
+  // build() seeded every shipped model already.
+  assert.deepEqual(await seedShippedModels(app.pg, dir), { inserted: 0, updated: 0, unchanged: 1 });
+  const before = (await app.inject(`/v1/models/${card.name}`)).json();
+  writeFileSync(join(dir, 'index.json'), JSON.stringify([{ ...card, property: '2D band gap, renamed' }]));
+  assert.deepEqual(await seedShippedModels(app.pg, dir), { inserted: 0, updated: 1, unchanged: 0 });
+  const after = (await app.inject(`/v1/models/${card.name}`)).json();
+  assert.equal(after.property, '2D band gap, renamed');
+  assert.equal(after.checksum, before.checksum);
+  assert.equal(after.version, before.version + 1);
+  assert.deepEqual(await seedShippedModels(app.pg, dir), { inserted: 0, updated: 0, unchanged: 1 });
 });
