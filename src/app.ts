@@ -10,6 +10,7 @@ import db from './plugins/external/db.js';
 import redis from './plugins/external/redis.js';
 import swagger from './plugins/external/swagger.js';
 import underPressure from './plugins/external/under-pressure.js';
+import idleGc from './plugins/external/idle-gc.js';
 import { clientErrorHandler, connectRefused, expectationFailed, frameworkErrors } from './plugins/app/problems.js';
 import { installValidators } from './plugins/external/validation.js';
 
@@ -78,6 +79,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(backend);
   await app.register(swagger);
   await app.register(underPressure);
+  await app.register(idleGc);
   await app.register(autoload, { dir: join(HERE, 'plugins/app'), forceESM: true, encapsulate: false });
   await app.register(autoload, { dir: join(HERE, 'routes'), forceESM: true, autoHooks: false, dirNameRoutePrefix: true, ignorePattern: /(^|\/)schema\.(t|j)s$/ });
   return app as unknown as FastifyInstance;

@@ -29,7 +29,15 @@ export function gaussianCentres(opts: GaussianOptions = {}): Float64Array {
   return mu;
 }
 
-/** Row-major `[dist.length, nCentres]` (41 for the defaults). Computed in float64 and stored as float32, as CGCNN does. */
+/** The smallest normal float32, 2^-126. */
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/**
+ * Row-major `[dist.length, nCentres]` (41 for the defaults). Computed in float64 and stored as float32, as CGCNN does,
+ * except that values below float32's normal range are stored as 0: the centres ~1.9-2 Å away (one or two of 41 per
+ * distance) would be subnormal, and wasm has no flush-to-zero mode, so every product with one takes the slow path
+ * (it made e·W_edge half of a CGCNN forward pass). Such a value cannot move any float32 sum it enters.
+ */
 export function gaussianExpand(dist: ArrayLike<number>, opts: GaussianOptions = {}): Float32Array {
   const mu = gaussianCentres(opts);
   const width = opts.width ?? opts.step ?? 0.2;
@@ -42,7 +50,8 @@ export function gaussianExpand(dist: ArrayLike<number>, opts: GaussianOptions = 
     const base = i * n;
     for (let k = 0; k < n; k++) {
       const t = d - mu[k];
-      out[base + k] = Math.exp(-t * t * inv);
+      const v = Math.exp(-t * t * inv);
+      out[base + k] = v < FLOAT32_MIN_NORMAL ? 0 : v;
     }
   }
   return out;

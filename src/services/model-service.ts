@@ -23,7 +23,7 @@ const VERSION_TTL_MS = 1000;
 
 export class ModelService {
   private readonly versions = new Lru<{ record: ModelRecord; at: number }>(10_000);
-  // Bounded so that a stream of new materials cannot grow the process: about 1 kB per entry.
+  // Bounded so that a stream of new materials cannot grow the process: about 0.5 kB of JSON per entry.
   private readonly memo = new Lru<MaterialPrediction>(10_000);
 
   constructor(private readonly pool: Pool, private readonly inference: InferencePool) {}

@@ -390,4 +390,15 @@ test('gaussian expansion: 41 centres 0, 0.2, …, 8.0 and exp(-(d-μ)²/0.2²)',
   assert.ok(Math.abs(g[2 * 41 + 40] - Math.exp(-25)) < 1e-15);
   const wide = gaussianExpand([0.5], { width: 0.5 });
   assert.ok(Math.abs(wide[0] - Math.exp(-1)) < 1e-7);
+  // No subnormal float32 (slow in wasm): centres whose value would fall below 2^-126 are 0, the others unchanged.
+  const fine = gaussianExpand(Array.from({ length: 8001 }, (_, i) => i / 1000));
+  const exact = (d: number, mu: number) => Math.fround(Math.exp(-((d - mu) ** 2) / 0.04));
+  let zeros = 0;
+  fine.forEach((v, i) => {
+    assert.ok(v === 0 || v >= 2 ** -126, `subnormal ${v}`);
+    const want = exact(Math.trunc(i / 41) / 1000, (i % 41) * 0.2);
+    if (v === 0 && want !== 0) zeros++;
+    else assert.equal(v, want);
+  });
+  assert.ok(zeros > 8001, `${zeros} subnormals set to 0`);
 });

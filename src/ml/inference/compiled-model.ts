@@ -26,8 +26,12 @@ import { wasmKernels } from './wasm-kernels.js';
 
 /** Rows per chunk: XNNPACK is at full speed from ~64 rows; the buffers stay a few MB. */
 const ROW_CHUNK = 256;
-/** Atoms per chunk (a larger crystal gets a chunk of its own): ~35 MB of edge buffers, far below the 4 GiB heap. */
-const ATOM_CHUNK = 4096;
+/**
+ * Atoms per chunk (a larger crystal gets a chunk of its own). Every node keeps its chunk's activations and a wasm heap
+ * never shrinks, so this bounds what a large batch leaves behind (~6 MB per thread for a 10-member CGCNN model); from
+ * ~64 rows XNNPACK is at full speed, and 512 atoms cost the same per crystal as 4096 (bench:inference).
+ */
+const ATOM_CHUNK = 512;
 
 export interface CompileOptions {
   /** 'auto' (default): the wasm kernels when the wasm backend is initialised in this thread, else plain JS. */

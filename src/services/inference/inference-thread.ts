@@ -7,6 +7,7 @@ import pg from 'pg';
 import { workerData } from 'node:worker_threads';
 import { initBackend, type BackendName } from '../../ml/backend.js';
 import { loadAllShippedExperts } from '../../ml/experts/registry.js';
+import { startIdleCollector } from '../../util/idle-gc.js';
 import { ExpertRuntime } from './expert-runtime.js';
 import { ModelRuntime } from './model-runtime.js';
 import type { ExpertPrediction, InferenceResult, InferenceTask, MaterialPrediction, ThreadConfig } from './protocol.js';
@@ -25,7 +26,14 @@ const ready = (async () => {
   return { models: new ModelRuntime(pool, base), experts: new ExpertRuntime(experts) };
 })();
 
+const idle = startIdleCollector();
+
 export default async function run(task: InferenceTask): Promise<InferenceResult<MaterialPrediction | ExpertPrediction>> {
-  const runtimes = await ready;
-  return { groups: task.kind === 'model' ? await runtimes.models.run(task) : runtimes.experts.run(task) };
+  idle.begin();
+  try {
+    const runtimes = await ready;
+    return { groups: task.kind === 'model' ? await runtimes.models.run(task) : runtimes.experts.run(task) };
+  } finally {
+    idle.end();
+  }
 }
