@@ -3,7 +3,7 @@
  * one published split of a paper task, structures read as crystal graphs. Prints the candidates, the choice and the
  * wall time; test rows are read only after training, for the printed MAE and interval coverage.
  *
- *   node --import tsx bench/finetune-budget.ts [--task mp_poisson_ratio] [--seed 0] [--members 3] [--parallel 2]
+ *   npm run bench:finetune-budget -- [--task mp_poisson_ratio] [--seed 0] [--members 3] [--parallel 2]
  *        [--epochs 200] [--patience 50] [--basis structure|composition]
  */
 import { cpus, loadavg } from 'node:os';

@@ -8,7 +8,7 @@
  *
  * The API runs as its own process on its own database (matmoe_bench), so this process only generates load.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -103,15 +103,20 @@ try {
   ].join('\n');
   process.stdout.write(`${report}\n`);
   if (values.write) {
-    writeFileSync(join(ROOT, 'docs', 'performance.md'), `# HTTP performance
-
-\`npm run bench:http -- --write\`: autocannon, ${connections} connections, ${seconds} s per row after a warm-up; the API
+    // The measured section only; the text around it in docs/performance.md is written by hand.
+    const doc = join(ROOT, 'docs', 'performance.md');
+    const section = `<!-- http:begin -->
+\`npm run bench:http -- --write\` (${new Date().toISOString().slice(0, 10)}): autocannon, ${connections} connections, ${seconds} s per row after a warm-up; the API
 (\`matmoe api\`, its inference threads, defaults otherwise) and the bare Fastify server each run in their own process;
 ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}. Ratios are to the bare route measured in the
 same run. New materials lead; the memo's figure is last and labelled.
 
 ${report}
-`);
+<!-- http:end -->`;
+    const old = existsSync(doc) ? readFileSync(doc, 'utf8') : '';
+    const at = old.indexOf('<!-- http:begin -->');
+    const end = old.indexOf('<!-- http:end -->');
+    writeFileSync(doc, at >= 0 && end > at ? old.slice(0, at) + section + old.slice(end + '<!-- http:end -->'.length) : `# HTTP performance\n\n${section}\n`);
   }
 } finally {
   for (const c of [api.child, bare.child]) {
