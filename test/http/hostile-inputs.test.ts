@@ -83,6 +83,21 @@ test('hostile inputs over HTTP: 4xx problems, never a 500', async (t) => {
     }
   });
 
+  await t.test('the queue dashboard\'s own errors (an unknown queue or job) are problems too, keeping the field its page reads', async () => {
+    const authorization = auth.authorization;
+    for (const url of ['/admin/queues/api/queues/training/m%40V%7C%3B0wO', '/admin/queues/api/queues/no-such-queue/1/logs']) {
+      for (const method of ['GET', 'HEAD'] as const) {
+        const res = await app.inject({ method, url, headers: { authorization } });
+        assert.equal(res.statusCode, 404, `${method} ${url}: ${res.body}`);
+        assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+        if (method === 'GET') {
+          const p = assertProblem(res, 404, 'not_found') as unknown as { error?: string };
+          assert.equal(typeof p.error, 'string');
+        }
+      }
+    }
+  });
+
   await t.test('offsets and limits far out of range are a 400 (1e308 failed converting to bigint)', async () => {
     const lists = ['/v1/models', '/v1/datasets'];
     for (const list of lists) {
