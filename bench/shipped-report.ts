@@ -14,12 +14,20 @@ const MODELS = join(ROOT, 'models');
 const basisCell = (c: ZooCard, b: BasisCard | undefined) =>
   b ? `${b.members.length} members: ${fmt(b.summary.testMae)} ± ${fmt(b.summary.testMaeStd, 2)} ${c.unit}${c.paperUnits.label ? ` (${fmt(b.summary.testMaePaperUnits)} ± ${fmt(b.summary.testMaePaperUnitsStd, 2)} in ${c.paperUnits.label})` : ''}, 90 % interval covers ${(100 * b.summary.coverage90).toFixed(1)} %` : '–';
 
+/** A crystal's answer: the blend where zoo:blend chose one (w < 1), else the structure members. */
+function crystalCell(c: ZooCard): string {
+  const b = c.blend;
+  if (!b || b.structureWeight === 1 || !c.bases.structure) return basisCell(c, c.bases.structure);
+  const s = b.summary;
+  return `blend, structure share ${b.structureWeight}: ${fmt(s.testMae)} ± ${fmt(s.testMaeStd, 2)} ${c.unit}${c.paperUnits.label ? ` (${fmt(s.testMaePaperUnits)} ± ${fmt(s.testMaePaperUnitsStd, 2)} in ${c.paperUnits.label})` : ''}, 90 % interval covers ${(100 * s.coverage90).toFixed(1)} %`;
+}
+
 export function renderShipped(): string {
   const path = join(MODELS, 'index.json');
   if (!existsSync(path)) return '_No shipped models: run `npm run zoo:tasks`._';
   const cards = JSON.parse(readFileSync(path, 'utf8')) as ZooCard[];
   const lines = [
-    '| model | property | unit | from a crystal (structure members) | from a formula (composition members) | kept ≥ | size MB | trained by |',
+    '| model | property | unit | from a crystal (structure members, blended with the composition members where validation chose it) | from a formula (composition members) | kept ≥ | size MB | trained by |',
     '|---|---|---|---|---|---|---|---|',
   ];
   const old: string[] = [];
@@ -30,7 +38,7 @@ export function renderShipped(): string {
     }
     const size = statSync(join(MODELS, c.file)).size / 1e6;
     const bound = c.bound ? `${c.bound.min} (${c.bound.method})` : '–';
-    lines.push(`| ${c.name} | ${c.property} | ${c.unit} | ${basisCell(c, c.bases.structure)} | ${basisCell(c, c.bases.composition)} | ${bound} | ${size.toFixed(2)} | \`${c.provenance.command}\` (${(c.provenance.wallSeconds / 60).toFixed(1)} min, code ${c.provenance.commit.slice(0, 10)}) |`);
+    lines.push(`| ${c.name} | ${c.property} | ${c.unit} | ${crystalCell(c)} | ${basisCell(c, c.bases.composition)} | ${bound} | ${size.toFixed(2)} | \`${c.provenance.command}\` (${(c.provenance.wallSeconds / 60).toFixed(1)} min, code ${c.provenance.commit.slice(0, 10)}) |`);
   }
   lines.push(
     '',

@@ -68,11 +68,28 @@ export interface ZooCard extends ShippedModelCard {
   bound: Calibration['bound'];
   bases: Partial<Record<Basis, BasisCard>>;
   provenance: { command: string; commit: string; dirty: boolean; date: string; wallSeconds: number; machine: string };
+  /** How a crystal is answered when the blend of both groups validated better (`npm run zoo:blend`). */
+  blend?: BlendCard;
   /**
    * Set when the model was trained on other data than the paper task's published splits (zoo:expt-gap's merged
    * experimental gaps): what that data is. Its MAEs are then not comparable with the paper's.
    */
   data?: Record<string, unknown>;
+}
+
+/**
+ * A crystal answered by structure and composition members together: centre w·(structure members) + (1 − w)·
+ * (composition members), the spread their weighted disagreement, calibrated on the validation rows of every split.
+ */
+export interface BlendCard {
+  /** w, the structure members' share, chosen on the pooled validation rows of the 5 splits (1: structure members only). */
+  structureWeight: number;
+  candidates: { structureWeight: number; valMae: number }[];
+  calibration: Calibration;
+  /** Test rows, read once after the choice: per split, and their mean ± std (physical units and the paper's). */
+  splits: { split: number; testMae: number; testMaePaperUnits: number; coverage90: number }[];
+  summary: { testMae: number; testMaeStd: number; testMaePaperUnits: number; testMaePaperUnitsStd: number; coverage90: number };
+  provenance: { command: string; commit: string; dirty: boolean; date: string };
 }
 
 export const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;

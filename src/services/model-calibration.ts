@@ -26,9 +26,34 @@ export function calibrationsOf(metrics: Record<string, unknown>): ModelCalibrati
   return out;
 }
 
+/**
+ * `metrics.blend` (shipped models, `npm run zoo:blend`): a crystal is answered by the structure members with share
+ * `structureWeight` and the composition members with the rest, under the blend's own calibration. Null when the model
+ * has none, or when validation kept the structure members alone (weight 1).
+ */
+export interface ModelBlend {
+  structureWeight: number;
+  calibration: Calibration;
+}
+
+export function blendOf(metrics: Record<string, unknown>): ModelBlend | null {
+  const b = metrics.blend as { structureWeight?: unknown; calibration?: unknown } | null | undefined;
+  if (b === undefined || b === null) return null;
+  const w = b.structureWeight;
+  if (typeof w !== 'number' || !(w >= 0 && w <= 1) || !isCalibration(b.calibration)) throw new Error('the stored blend of structure and composition members is not one this version reads');
+  return w === 1 ? null : { structureWeight: w, calibration: b.calibration };
+}
+
+const summaryOf = (c: Calibration) => ({ method: c.method, space: c.space, s0: c.s0, calibrationRows: c.scores.length, bound: c.bound, membersPerGroup: c.membersPerGroup });
+
 /** The calibration as a model card shows it: without its (long) list of scores. */
 export function calibrationSummary(metrics: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(calibrationsOf(metrics)).map(([basis, c]) => [basis, {
-    method: c.method, space: c.space, s0: c.s0, calibrationRows: c.scores.length, bound: c.bound, membersPerGroup: c.membersPerGroup,
-  }]));
+  return Object.fromEntries(Object.entries(calibrationsOf(metrics)).map(([basis, c]) => [basis, summaryOf(c)]));
+}
+
+/** The blend as a model card shows it: the weight, how it was chosen, its test report and calibration summary. */
+export function blendSummary(metrics: Record<string, unknown>): Record<string, unknown> {
+  const stored = metrics.blend as Record<string, unknown>;
+  const b = blendOf(metrics);
+  return { ...stored, calibration: b ? summaryOf(b.calibration) : null };
 }

@@ -25,6 +25,8 @@ export interface ShippedModelCard {
   /** The property's lower bound and how answers keep it. */
   bound?: Calibration['bound'];
   paperUnits?: { transform: string; label: string | null };
+  /** How a crystal is answered by both groups of members (`npm run zoo:blend`; see model-calibration.ts). */
+  blend?: { structureWeight: number; calibration: Calibration; candidates: unknown[]; summary: Record<string, number> };
 }
 
 interface ShippedBasis {
@@ -46,6 +48,7 @@ function shippedMetrics(card: ShippedModelCard): Record<string, unknown> {
     bound: card.bound ?? null,
     transform: card.paperUnits ?? null,
     calibration: Object.fromEntries(bases.map(([b, x]) => [b, x.calibration])),
+    blend: card.blend ? { structureWeight: card.blend.structureWeight, calibration: card.blend.calibration, candidates: card.blend.candidates, summary: card.blend.summary } : null,
     recipes: Object.fromEntries(bases.map(([b, x]) => [b, {
       summary: x.summary,
       splits: x.splits.map((s) => ({

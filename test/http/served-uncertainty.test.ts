@@ -5,15 +5,20 @@ import { test } from 'node:test';
 import { initBackend } from '../../src/ml/backend.js';
 import { loadAllShippedExperts } from '../../src/ml/experts/registry.js';
 import { loadEnsemble } from '../../src/ml/mixture/ensemble.js';
-import { membersOfBasis, predictCalibrated } from '../../src/ml/recipes/evaluate.js';
+import { memberRawOutputs, membersOfBasis, predictCalibrated } from '../../src/ml/recipes/evaluate.js';
+import { memberOutput } from '../../src/ml/mixture/output.js';
+import { calibratedValues } from '../../src/ml/uncertainty/calibration.js';
+import { crystalGraph } from '../../src/ml/cgcnn/batching.js';
+import { resolveInput } from '../../src/chem/input.js';
 import { ROOT } from '../../src/paths.js';
 import type { ShippedModelCard } from '../../src/services/shipped-models.js';
 import { build } from '../helper.js';
 import { POLYMORPHS } from '../support/polymorphs.js';
 
 const cards = JSON.parse(readFileSync(join(ROOT, 'models', 'index.json'), 'utf8')) as ShippedModelCard[];
-// A calibrated shipped model with structure members (the zoo writes them); the test needs one.
-const card = cards.find((c) => c.bases?.structure && c.bases.composition && c.bound?.min === 0);
+// A calibrated shipped model with structure members (the zoo writes them) that answers crystals with a blend of both
+// groups (zoo:blend); the test needs one.
+const card = cards.find((c) => c.bases?.structure && c.bases.composition && c.bound?.min === 0 && c.blend && c.blend.structureWeight > 0 && c.blend.structureWeight < 1);
 
 interface Prediction {
   value: number;
@@ -76,6 +81,35 @@ test('served predictions: physical values with a calibrated, per-material interv
     assert.ok(widths.size > 1, `every interval has the same width: ${[...widths]}`);
   });
 
+  await t.test('a crystal is answered by the card\'s blend of both groups: served = their weighted, calibrated ensemble', async () => {
+    await initBackend('wasm');
+    const experts = await loadAllShippedExperts();
+    const base = (key: string, sha: string) => experts.find((e) => e.key === key && e.baseSha256 === sha)?.weights;
+    const members = loadEnsemble(new Uint8Array(readFileSync(join(ROOT, 'models', shipped.file))), base);
+    const poscars = Object.values(POLYMORPHS).flat();
+    const served = await predict({ inputs: poscars.map((poscar) => ({ poscar })) });
+    const resolved = poscars.map((poscar) => resolveInput({ poscar }));
+    const s = membersOfBasis(members, 'structure');
+    const c = membersOfBasis(members, 'composition');
+    const w = shipped.blend!.structureWeight;
+    const expected = calibratedValues({
+      members: [...s.map((m) => ({ ...memberOutput(m), weight: w / s.length })), ...c.map((m) => ({ ...memberOutput(m), weight: (1 - w) / c.length }))],
+      raw: [...memberRawOutputs(s, resolved.map((r) => ({ formula: r.formula, graph: crystalGraph(r.structure!) }))), ...memberRawOutputs(c, resolved.map((r) => ({ formula: r.formula })))],
+    }, shipped.blend!.calibration, 0.9);
+    served.forEach((p, i) => {
+      const tol = 1e-4 * (1 + Math.abs(expected[i].value));
+      assert.equal(p.basis, 'structure');
+      assert.ok(Math.abs(p.value - expected[i].value) <= tol, `${resolved[i].formula}: served ${p.value}, reference ${expected[i].value}`);
+      assert.ok(Math.abs(p.interval[1] - expected[i].interval[1]) <= 10 * tol, `${resolved[i].formula}: ${p.interval} vs ${expected[i].interval}`);
+      // Both groups' experts, by share: the gate weights sum to 1.
+      assert.ok(p.experts.some((e) => e.kind === 'cgcnn') && p.experts.some((e) => e.kind === 'composition'), JSON.stringify(p.experts));
+      assert.ok(Math.abs(p.experts.reduce((a, e) => a + e.weight, 0) - 1) < 1e-9);
+    });
+    // The blend is not either group alone.
+    const alone = predictCalibrated(s, shipped.bases!.structure!.calibration, resolved.map((r) => ({ formula: r.formula, graph: crystalGraph(r.structure!) })));
+    assert.ok(served.some((p, i) => Math.abs(p.value - alone[i].value) > 1e-3));
+  });
+
   await t.test('a lower coverage gives a narrower interval around the same value; a coverage outside 0.5–0.99 is a 400', async () => {
     const [p90] = await predict({ inputs: [{ formula: 'GaN' }] });
     const [p50] = await predict({ inputs: [{ formula: 'GaN' }], coverage: 0.5 });
@@ -99,5 +133,8 @@ test('served predictions: physical values with a calibrated, per-material interv
     const split0 = c.metrics.recipes.structure.splits[0];
     assert.ok(split0.candidates.length >= 2 && split0.candidates.every((x: { valMae: number }) => x.valMae > 0));
     assert.ok(split0.candidates.some((x: { name: string }) => x.name === split0.chosen));
+    assert.equal(c.metrics.blend.structureWeight, shipped.blend!.structureWeight);
+    assert.equal(c.metrics.blend.candidates.length, 5);
+    assert.ok(c.metrics.blend.calibration.calibrationRows > 0 && !('scores' in c.metrics.blend.calibration));
   });
 });

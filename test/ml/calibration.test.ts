@@ -124,3 +124,28 @@ test('splits pool into one calibration; each row is read with the members of its
   const v1 = calibratedValues(a, pooled, 0.9);
   assert.ok(Math.abs((v[0].interval[1] - v[0].interval[0]) - (v1[0].interval[1] - v1[0].interval[0])) < 1e-6);
 });
+
+test('weighted members (a blend of two groups of members): equal weights change nothing, weight 0 removes a member', () => {
+  const w = world(400, 7);
+  const cal = fitCalibration([w]);
+  const plain = calibratedValues(w, cal, 0.9);
+  const equal = calibratedValues({ ...w, members: w.members.map((m) => ({ ...m, weight: 0.25 })) }, cal, 0.9);
+  equal.forEach((v, i) => {
+    assert.ok(Math.abs(v.value - plain[i].value) < 1e-9);
+    assert.ok(Math.abs(v.interval[0] - plain[i].interval[0]) < 1e-9 && Math.abs(v.interval[1] - plain[i].interval[1]) < 1e-9);
+  });
+  // A fourth member far off, with weight 0, is ignored; with weight, it pulls the centre by its share.
+  const off = { members: [...w.members, { transform: 'none' as const, min: null, group: 0 }], raw: [...w.raw, Float32Array.from(w.raw[0], (x) => x + 10)], targets: w.targets };
+  const ignored = calibratedValues({ ...off, members: off.members.map((m, j) => ({ ...m, weight: j < 3 ? 1 : 0 })) }, cal, 0.9);
+  ignored.forEach((v, i) => assert.ok(Math.abs(v.value - plain[i].value) < 1e-9));
+  // Not even read: a member without weight whose outputs have no value in the space.
+  const unreadable = calibratedValues({ members: off.members.map((m, j) => ({ ...m, weight: j < 3 ? 1 : 0 })), raw: [...w.raw, new Float32Array(w.raw[0].length).fill(Number.NaN)] }, cal, 0.9);
+  unreadable.forEach((v, i) => assert.ok(Math.abs(v.value - plain[i].value) < 1e-9));
+  const pulled = calibratedValues({ ...off, members: off.members.map((m, j) => ({ ...m, weight: j < 3 ? 0.3 : 0.1 })) }, cal, 0.9);
+  pulled.forEach((v, i) => {
+    const mean3 = (w.raw[0][i] + w.raw[1][i] + w.raw[2][i]) / 3;
+    assert.ok(Math.abs(v.value - (0.9 * mean3 + 0.1 * (w.raw[0][i] + 10))) < 1e-4);
+    assert.ok(v.interval[1] - v.interval[0] > plain[i].interval[1] - plain[i].interval[0]); // the disagreement widens it
+  });
+  assert.throws(() => calibratedValues({ ...w, members: w.members.map((m) => ({ ...m, weight: 0 })) }, cal, 0.9), /weights/);
+});

@@ -41,9 +41,15 @@ export interface CalibratedValue {
   coverage: number;
 }
 
+/**
+ * How a member enters the ensemble: its output reading and, for a blend of member groups (a shipped model's structure
+ * and composition members together), its weight in the centre and spread (equal weights when absent).
+ */
+export type EnsembleMember = Pick<MemberOutput, 'transform' | 'min' | 'group'> & { weight?: number };
+
 /** Raw member outputs (as `predictMixture` returns them) on some inputs, with how to read each member. */
 export interface MemberPredictions {
-  members: readonly Pick<MemberOutput, 'transform' | 'min' | 'group'>[];
+  members: readonly EnsembleMember[];
   /** raw[m][i]: member m on input i. */
   raw: readonly ArrayLike<number>[];
 }
@@ -68,6 +74,7 @@ export function calibrationBound(members: MemberPredictions['members'], space: T
 
 /** Centre and within-group spread of every input in `space`. */
 function centreAndSpread(p: MemberPredictions, space: TargetTransform): { centre: Float64Array; spread: Float64Array } {
+  if (p.members.some((m) => m.weight !== undefined)) return weightedCentreAndSpread(p, space);
   const n = p.raw[0]?.length ?? 0;
   const centre = new Float64Array(n);
   const spread = new Float64Array(n);
@@ -83,6 +90,38 @@ function centreAndSpread(p: MemberPredictions, space: TargetTransform): { centre
       const m = vs.reduce((a, v) => a + v, 0) / vs.length;
       ss += vs.reduce((a, v) => a + (v - m) ** 2, 0);
       dof += vs.length - 1;
+    }
+    spread[i] = dof > 0 ? Math.sqrt(ss / dof) : 0;
+  }
+  return { centre, spread };
+}
+
+/**
+ * The weighted form: centre Σ w·u / Σ w; spread the weighted standard deviation within each group (weights
+ * normalised in the group, scaled by n/(n − 1) as the unweighted one is), pooled over groups by their n − 1.
+ */
+function weightedCentreAndSpread(p: MemberPredictions, space: TargetTransform): { centre: Float64Array; spread: Float64Array } {
+  const n = p.raw[0]?.length ?? 0;
+  const weights = p.members.map((m) => m.weight ?? 1);
+  if (weights.some((w) => !(w >= 0)) || !(weights.reduce((a, b) => a + b, 0) > 0)) throw new RangeError('member weights must be ≥ 0 and not all 0');
+  const total = weights.reduce((a, b) => a + b, 0);
+  // A member without weight is not read at all (its value might not exist in `space`, ln of 0 say).
+  const u = p.members.map((m, j) => (weights[j] > 0 ? Float64Array.from({ length: n }, (_, i) => forwardTransform(space, physicalValue(m, p.raw[j][i]))) : null));
+  const used = p.members.flatMap((_, j) => (weights[j] > 0 ? [j] : []));
+  const groups = [...new Set(p.members.map((m) => m.group))].map((g) => used.filter((j) => p.members[j].group === g));
+  const centre = new Float64Array(n);
+  const spread = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    centre[i] = used.reduce((a, j) => a + weights[j] * u[j]![i], 0) / total;
+    let ss = 0;
+    let dof = 0;
+    for (const js of groups) {
+      if (js.length < 2) continue;
+      const wg = js.reduce((a, j) => a + weights[j], 0);
+      const m = js.reduce((a, j) => a + weights[j] * u[j]![i], 0) / wg;
+      const variance = js.reduce((a, j) => a + weights[j] * (u[j]![i] - m) ** 2, 0) / wg;
+      ss += variance * js.length;
+      dof += js.length - 1;
     }
     spread[i] = dof > 0 ? Math.sqrt(ss / dof) : 0;
   }

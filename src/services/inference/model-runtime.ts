@@ -18,7 +18,7 @@ import type { MixtureModel } from '../../ml/mixture/model.js';
 import { memberOutput, physicalValue, type Basis, type MemberOutput } from '../../ml/mixture/output.js';
 import { ensembleGate, loadModel, type BaseWeights } from '../../ml/stored-model.js';
 import { calibratedValues, type Calibration } from '../../ml/uncertainty/calibration.js';
-import { calibrationsOf } from '../model-calibration.js';
+import { blendOf, calibrationsOf, type ModelBlend } from '../model-calibration.js';
 import { Lru } from '../../util/lru.js';
 import { overBudget } from './budget.js';
 import type { MaterialPrediction } from './prediction.js';
@@ -43,6 +43,8 @@ interface ThreadModel {
   testMae: number | null;
   trainingElements: Set<string> | null;
   groups: Partial<Record<Basis, MemberGroup>>;
+  /** A crystal answered by both groups (model-calibration.ts `blendOf`), with the experts both used, by share. */
+  blend: (ModelBlend & { gate: MemberGroup['gate'] }) | null;
 }
 
 /** Models a thread keeps loaded; a model needs ~1–10 MB. */
@@ -53,6 +55,25 @@ function group(basis: Basis, all: MixtureModel[], calibration: Calibration | und
   if (members.length === 0) return undefined;
   const kinds = [...new Set(members.flatMap((m) => m.experts.map((e) => e.kind)))].map(expertKind);
   return { basis, members, outputs: members.map(memberOutput), compiled: compileModel(members), kinds, gate: ensembleGate(members), calibration: calibration ?? null };
+}
+
+/** The experts of both groups, each gate weight scaled by its group's share. */
+function blendGate(s: MemberGroup, c: MemberGroup, w: number): MemberGroup['gate'] {
+  const merged = new Map<string, MemberGroup['gate'][number]>();
+  for (const [g, share] of [[s, w], [c, 1 - w]] as const) {
+    for (const e of g.gate) {
+      const at = merged.get(e.key);
+      merged.set(e.key, { ...e, weight: (at?.weight ?? 0) + share * e.weight });
+    }
+  }
+  return [...merged.values()].sort((a, b) => b.weight - a.weight);
+}
+
+/** A crystal's answer from both groups: structure members share w of the ensemble, composition members 1 − w. */
+function blendedValues(s: MemberGroup, c: MemberGroup, rawS: Float32Array[], rawC: Float32Array[], blend: ModelBlend, coverage: number): ReturnType<typeof summarise> {
+  const w = blend.structureWeight;
+  const members = [...s.outputs.map((o) => ({ ...o, weight: w / s.outputs.length })), ...c.outputs.map((o) => ({ ...o, weight: (1 - w) / c.outputs.length }))];
+  return calibratedValues({ members, raw: [...rawS, ...rawC] }, blend.calibration, coverage).map((v) => ({ ...v, uncertaintyMethod: 'split-conformal-ensemble' as const }));
 }
 
 /** Value and uncertainty of each input from its group's raw member outputs (raw[m][i]). */
@@ -90,14 +111,17 @@ export class ModelRuntime {
     for (const g of Object.values(hit?.groups ?? {})) g.compiled.dispose();
     const elements = row.metrics.trainingElements;
     const calibration = calibrationsOf(row.metrics);
+    const groups = {
+      structure: group('structure', members, calibration.structure),
+      composition: group('composition', members, calibration.composition),
+    };
+    const blend = blendOf(row.metrics);
     const m: ThreadModel = {
       checksum: row.checksum, name: row.name, unit: row.unit,
       testMae: typeof row.metrics.testMae === 'number' ? row.metrics.testMae : null,
       trainingElements: Array.isArray(elements) ? new Set(elements as string[]) : null,
-      groups: {
-        structure: group('structure', members, calibration.structure),
-        composition: group('composition', members, calibration.composition),
-      },
+      groups,
+      blend: blend && groups.structure && groups.composition ? { ...blend, gate: blendGate(groups.structure, groups.composition, blend.structureWeight) } : null,
     };
     this.models.set(id, m);
     return m;
@@ -107,7 +131,11 @@ export class ModelRuntime {
   private route(model: ThreadModel, r: ResolvedInput): { group: MemberGroup; input: ExpertInput } {
     const structure = model.groups.structure;
     const composition = model.groups.composition;
-    if (r.structure && structure) return { group: structure, input: { formula: r.formula, graph: crystalGraph(r.structure) } };
+    if (r.structure && structure) {
+      // A blended answer also reads the formula with the composition members: both must accept the input.
+      if (model.blend && composition) for (const kind of composition.kinds) kind.check({ formula: r.formula });
+      return { group: structure, input: { formula: r.formula, graph: crystalGraph(r.structure) } };
+    }
     if (composition) return { group: composition, input: { formula: r.formula } };
     throw new ChemError('structure_required', `model "${model.name}" mixes crystal-structure experts and needs a structure: send "structure" (pymatgen JSON), "cif" or "poscar" instead of "formula"`);
   }
@@ -136,14 +164,20 @@ export class ModelRuntime {
     for (const g of Object.values(model.groups)) {
       const inputs = routed.flatMap((r) => r.routes.filter((x) => x.group === g).map((x) => x.input));
       inputs.forEach((input, i) => position.set(input, i));
-      if (inputs.length > 0) summaries.set(g, summarise(g, g.compiled.predict(inputs), model.testMae, task.coverage));
+      if (inputs.length === 0) continue;
+      const blend = g.basis === 'structure' ? model.blend : null;
+      const composition = model.groups.composition;
+      summaries.set(g, blend && composition
+        ? blendedValues(g, composition, g.compiled.predict(inputs), composition.compiled.predict(inputs.map((x) => ({ formula: x.formula }))), blend, task.coverage)
+        : summarise(g, g.compiled.predict(inputs), model.testMae, task.coverage));
     }
     for (const r of routed) {
       results[r.request] = {
         ok: true,
         predictions: r.resolved.map((res, i) => {
           const { group: g, input } = r.routes[i];
-          return { ...summaries.get(g)![position.get(input)!], unit: model.unit, basis: g.basis, formula: res.formula, composition: res.composition, experts: g.gate, warnings: this.warnings(model, res) };
+          const experts = g.basis === 'structure' && model.blend ? model.blend.gate : g.gate;
+          return { ...summaries.get(g)![position.get(input)!], unit: model.unit, basis: g.basis, formula: res.formula, composition: res.composition, experts, warnings: this.warnings(model, res) };
         }),
       };
     }

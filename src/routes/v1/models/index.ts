@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ModelRecord } from '../../../db/model-queries.js';
 import { problems } from '../../../http/problem.js';
 import { PREDICT_BODY_LIMIT } from '../../../http/inputs.js';
-import { calibrationSummary } from '../../../services/model-calibration.js';
+import { blendSummary, calibrationSummary } from '../../../services/model-calibration.js';
 import { VisibilityBody } from '../datasets/schema.js';
 import { ModelCard, ModelList, ModelListQuery, ModelPredictBody, ModelRef, PredictionsResponse, SvgResponse } from './schema.js';
 
@@ -12,8 +12,9 @@ export function presentModel(m: ModelRecord, viewer: string | null) {
     id: m.id, name: m.name, property: m.property, unit: m.unit, shipped: m.shipped, visibility: m.visibility, mine: m.owner !== null && m.owner === viewer,
     inputKinds: m.inputKinds, experts: m.experts,
     metrics: {
-      ...Object.fromEntries(Object.entries(m.metrics).filter(([k]) => k !== 'parity' && k !== 'trainingElements' && k !== 'calibration')),
+      ...Object.fromEntries(Object.entries(m.metrics).filter(([k]) => k !== 'parity' && k !== 'trainingElements' && k !== 'calibration' && k !== 'blend')),
       ...('calibration' in m.metrics ? { calibration: calibrationSummary(m.metrics) } : {}),
+      ...(m.metrics.blend ? { blend: blendSummary(m.metrics) } : {}),
     },
     config: m.config, checksum: m.checksum, version: m.version, datasetId: m.datasetId, splitId: m.splitId, jobId: m.jobId,
     createdAt: m.createdAt.toISOString(),
