@@ -128,6 +128,13 @@ test('operators: /metrics for Prometheus and a read-only bull-board behind the A
   assert.match(metrics.body, /matmoe_http_request_duration_seconds_bucket\{[^}]*route="\/health\/live"/);
   assert.match(metrics.body, /matmoe_jobs\{type="fine-tune",state="queued"\} 1/);
   assert.match(metrics.body, /# TYPE matmoe_predictions_total counter/);
+  // Two concurrent predictions for one model: at least one inference batch, each request counted once.
+  await Promise.all(['GaAs', 'NaCl'].map((formula) => app.inject({ method: 'POST', url: '/v1/predict', payload: { model: 'expt_bandgap', inputs: [{ formula }] } })));
+  const after = (await app.inject('/metrics')).body;
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(after)?.[1]);
+  assert.ok(value('matmoe_inference_batches') >= 1 && value('matmoe_inference_batches') <= 2, after);
+  assert.equal(value('matmoe_inference_batched_requests'), 2);
+  assert.equal(value('matmoe_inference_backlog'), 0);
 
   const anonymous = await app.inject('/admin/queues');
   assert.equal(anonymous.statusCode, 401);

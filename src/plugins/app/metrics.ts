@@ -15,8 +15,9 @@ declare module 'fastify' {
 }
 
 /**
- * Prometheus metrics on a registry of this app instance: request latency by route, predictions served, and — read
- * from Postgres at scrape time, so every API replica reports the same numbers — jobs by state and training seconds.
+ * Prometheus metrics on a registry of this app instance: request latency by route, predictions served, the inference
+ * pool's batches and backlog, and — read from Postgres at scrape time, so every API replica reports the same numbers —
+ * jobs by state and training seconds.
  */
 export default fp(async (app) => {
   const registry = new Registry();
@@ -49,6 +50,33 @@ export default fp(async (app) => {
     async collect() {
       this.reset();
       for (const r of await jobSeconds(app.pg)) this.set({ type: r.type, state: r.state }, r.s);
+    },
+  });
+
+  // The inference pool's own counts, read at scrape time (the pool is decorated by the services plugin).
+  const pool = () => (app.hasDecorator('inference') ? app.inference : undefined);
+  new Gauge({
+    name: 'matmoe_inference_batches',
+    help: 'inference batches run by this API process since it started (monotonic)',
+    registers: [registry],
+    collect() {
+      this.set(pool()?.stats.batches ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'matmoe_inference_batched_requests',
+    help: 'prediction requests answered through inference batches since start (monotonic; ÷ batches = mean requests per batch)',
+    registers: [registry],
+    collect() {
+      this.set(pool()?.stats.requests ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'matmoe_inference_backlog',
+    help: 'inference work waiting now: inputs gathered for a batch plus batches queued for a thread (what load shedding reads)',
+    registers: [registry],
+    collect() {
+      this.set(pool()?.backlog ?? 0);
     },
   });
 

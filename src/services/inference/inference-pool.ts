@@ -53,7 +53,8 @@ export class InferencePool {
     this.maxBatch = opts.maxBatch;
     this.maxSites = opts.maxSites;
     const budget = { maxSites: opts.maxSites };
-    const batch = { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs };
+    // One batch per thread at a time: while all are busy, requests gather into the next batches.
+    const batch = { maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, maxInFlight: threads };
     this.models = new Batcher((key, groups) => {
       const [modelId, checksum, coverage] = key.split(':');
       return this.run<MaterialPrediction>({ kind: 'model', modelId, checksum, coverage: Number(coverage), budget, groups });
