@@ -17,7 +17,7 @@ import { loadEnsemble } from '../src/ml/mixture/ensemble.js';
 import type { MixtureModel } from '../src/ml/mixture/model.js';
 import { forwardTransform, inverseTransform, memberOutput, transformOfLabel, type TargetTransform } from '../src/ml/mixture/output.js';
 import { memberRawOutputs } from '../src/ml/recipes/evaluate.js';
-import { calibratedValues, fitCalibration, intervalCoverage, type Calibration, type CalibrationSet } from '../src/ml/uncertainty/calibration.js';
+import { blendMembers, calibratedValues, fitCalibration, intervalCoverage, type Calibration, type CalibrationSet } from '../src/ml/uncertainty/calibration.js';
 import { SHIPPED_MODELS_DIR } from '../src/services/shipped-models.js';
 import { codeRevision } from './lib/git-commit.js';
 import { readSplit, readTaskRows, taskIndex, taskInputs } from './lib/tasks.js';
@@ -54,16 +54,12 @@ function splitRows(all: MixtureModel[], split: number, rows: readonly number[], 
   };
 }
 
-/** The split's rows as one weighted ensemble: structure members share w, composition members 1 − w. */
+/**
+ * The split's rows as one weighted ensemble: structure members share w, composition members 1 − w (a group with no
+ * share is not read, so w = 1 is the structure members alone, calibrated as the zoo calibrated them).
+ */
 function blended(r: SplitRows, w: number): CalibrationSet {
-  const members = [
-    ...r.structure.map((m) => ({ ...memberOutput(m), weight: w / r.structure.length })),
-    ...r.composition.map((m) => ({ ...memberOutput(m), weight: (1 - w) / r.composition.length })),
-  ];
-  const raw = [...r.rawS, ...r.rawC];
-  // A group with no share is left out (w = 1 is the structure members alone, calibrated as the zoo calibrated them).
-  const kept = members.flatMap((m, j) => (m.weight > 0 ? [j] : []));
-  return { members: kept.map((j) => members[j]), raw: kept.map((j) => raw[j]), targets: r.targets };
+  return { members: blendMembers(r.structure.map(memberOutput), r.composition.map(memberOutput), w), raw: [...r.rawS, ...r.rawC], targets: r.targets };
 }
 
 /** MAE in the paper's units of the values the service would answer (calibrated centre, bound kept). */

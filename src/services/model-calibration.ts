@@ -36,12 +36,18 @@ export interface ModelBlend {
   calibration: Calibration;
 }
 
-export function blendOf(metrics: Record<string, unknown>): ModelBlend | null {
+/** The stored blend, checked, whatever its weight. */
+function storedBlend(metrics: Record<string, unknown>): ModelBlend | null {
   const b = metrics.blend as { structureWeight?: unknown; calibration?: unknown } | null | undefined;
   if (b === undefined || b === null) return null;
   const w = b.structureWeight;
   if (typeof w !== 'number' || !(w >= 0 && w <= 1) || !isCalibration(b.calibration)) throw new Error('the stored blend of structure and composition members is not one this version reads');
-  return w === 1 ? null : { structureWeight: w, calibration: b.calibration };
+  return { structureWeight: w, calibration: b.calibration };
+}
+
+export function blendOf(metrics: Record<string, unknown>): ModelBlend | null {
+  const b = storedBlend(metrics);
+  return b && b.structureWeight < 1 ? b : null;
 }
 
 const summaryOf = (c: Calibration) => ({ method: c.method, space: c.space, s0: c.s0, calibrationRows: c.scores.length, bound: c.bound, membersPerGroup: c.membersPerGroup });
@@ -53,7 +59,6 @@ export function calibrationSummary(metrics: Record<string, unknown>): Record<str
 
 /** The blend as a model card shows it: the weight, how it was chosen, its test report and calibration summary. */
 export function blendSummary(metrics: Record<string, unknown>): Record<string, unknown> {
-  const stored = metrics.blend as Record<string, unknown>;
-  const b = blendOf(metrics);
-  return { ...stored, calibration: b ? summaryOf(b.calibration) : null };
+  const b = storedBlend(metrics);
+  return { ...(metrics.blend as Record<string, unknown>), calibration: b ? summaryOf(b.calibration) : null };
 }

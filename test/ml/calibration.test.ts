@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { calibratedValues, conformalQuantile, fitCalibration, fitSpreadFloor, intervalCoverage, type CalibrationSet } from '../../src/ml/uncertainty/calibration.js';
+import { blendMembers, calibratedValues, calibrationBound, calibrationSpaces, conformalQuantile, fitCalibration, fitSpreadFloor, intervalCoverage, type CalibrationSet, type EnsembleMember } from '../../src/ml/uncertainty/calibration.js';
 import { mulberry32 } from '../../src/util/random.js';
 
 /** Standard normal draws (Box–Muller) from a seeded stream. */
@@ -148,4 +148,19 @@ test('weighted members (a blend of two groups of members): equal weights change 
     assert.ok(v.interval[1] - v.interval[0] > plain[i].interval[1] - plain[i].interval[0]); // the disagreement widens it
   });
   assert.throws(() => calibratedValues({ ...w, members: w.members.map((m) => ({ ...m, weight: 0 })) }, cal, 0.9), /weights/);
+  // Fitting too: members without weight change neither the spaces tried, nor the bound, nor the calibration.
+  const lnWorld = { ...w, members: w.members.map((m) => ({ ...m, transform: 'log' as const, min: 0 })) };
+  const alone = fitCalibration([lnWorld]);
+  const withUnread = fitCalibration([{
+    members: blendMembers<EnsembleMember>(lnWorld.members, [{ transform: 'none' as const, min: null, group: 0 }], 1),
+    raw: [...w.raw, new Float32Array(w.raw[0].length).fill(-1)], targets: w.targets,
+  }]);
+  // (The same up to rounding: weights of 1/3 against the unweighted sums.)
+  assert.deepEqual({ ...withUnread, s0: 0, scores: [] }, { ...alone, s0: 0, scores: [] });
+  const unread = blendMembers<EnsembleMember>(lnWorld.members, [{ transform: 'none' as const, min: null, group: 0 }], 1);
+  assert.deepEqual(calibrationSpaces(unread), ['none', 'log']);
+  assert.deepEqual(calibrationBound(unread, 'log'), { min: 0, method: 'log-transform' });
+  assert.ok(Math.abs(withUnread.s0 / alone.s0 - 1) < 1e-9);
+  withUnread.scores.forEach((x, i) => assert.ok(Math.abs(x - alone.scores[i]) <= 1e-9 * alone.scores[i]));
+  assert.equal(withUnread.membersPerGroup, 3);
 });

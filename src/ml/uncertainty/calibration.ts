@@ -59,14 +59,30 @@ export interface CalibrationSet extends MemberPredictions {
   targets: ArrayLike<number>;
 }
 
+/**
+ * Two groups of members as one ensemble: the structure members share `structureWeight` of it, the composition members
+ * the rest, equally within each group (structure members first, as their raw outputs must be given).
+ */
+export function blendMembers<M extends EnsembleMember>(structure: readonly M[], composition: readonly M[], structureWeight: number): (M & { weight: number })[] {
+  return [
+    ...structure.map((m) => ({ ...m, weight: structureWeight / structure.length })),
+    ...composition.map((m) => ({ ...m, weight: (1 - structureWeight) / composition.length })),
+  ];
+}
+
+/** The members an ensemble reads: a member of weight 0 is not read at all (its value might not exist in a space). */
+const readMembers = (members: readonly EnsembleMember[]) => members.filter((m) => m.weight === undefined || m.weight > 0);
+
 /** The spaces a calibration may use: plain physical units, and the members' common transform where they share one. */
-export function calibrationSpaces(members: MemberPredictions['members']): TargetTransform[] {
+export function calibrationSpaces(all: MemberPredictions['members']): TargetTransform[] {
+  const members = readMembers(all);
   const t = members[0]?.transform ?? 'none';
   return t !== 'none' && members.every((m) => m.transform === t) ? ['none', t] : ['none'];
 }
 
 /** The members' common lower bound (null when one has none), and how answers keep it in `space`. */
-export function calibrationBound(members: MemberPredictions['members'], space: TargetTransform): Calibration['bound'] {
+export function calibrationBound(all: MemberPredictions['members'], space: TargetTransform): Calibration['bound'] {
+  const members = readMembers(all);
   if (members.length === 0 || members.some((m) => m.min === null)) return null;
   const min = Math.max(...members.map((m) => m.min as number));
   return { min, method: min <= 0 && space === 'log' ? 'log-transform' : 'clamp' };
@@ -105,7 +121,7 @@ function weightedCentreAndSpread(p: MemberPredictions, space: TargetTransform): 
   const weights = p.members.map((m) => m.weight ?? 1);
   if (weights.some((w) => !(w >= 0)) || !(weights.reduce((a, b) => a + b, 0) > 0)) throw new RangeError('member weights must be ≥ 0 and not all 0');
   const total = weights.reduce((a, b) => a + b, 0);
-  // A member without weight is not read at all (its value might not exist in `space`, ln of 0 say).
+  // Members of weight 0 are not read (readMembers).
   const u = p.members.map((m, j) => (weights[j] > 0 ? Float64Array.from({ length: n }, (_, i) => forwardTransform(space, physicalValue(m, p.raw[j][i]))) : null));
   const used = p.members.flatMap((_, j) => (weights[j] > 0 ? [j] : []));
   const groups = [...new Set(p.members.map((m) => m.group))].map((g) => used.filter((j) => p.members[j].group === g));
@@ -164,7 +180,7 @@ function fitInSpace(sets: readonly CalibrationSet[], space: TargetTransform): Ca
   const s0 = fitSpreadFloor(residuals, spreads);
   const scores = residuals.map((r, i) => Math.abs(r) / Math.sqrt(spreads[i] ** 2 + s0 ** 2)).sort((a, b) => a - b);
   const members = sets.flatMap((x) => x.members);
-  return { method: CALIBRATION_METHOD, space, s0, scores, bound: calibrationBound(members, space), membersPerGroup: Math.min(...sets.map((x) => x.members.length)) };
+  return { method: CALIBRATION_METHOD, space, s0, scores, bound: calibrationBound(members, space), membersPerGroup: Math.min(...sets.map((x) => readMembers(x.members).length)) };
 }
 
 /** Mean width (physical units) of the 90 % intervals a calibration gives its own rows. */

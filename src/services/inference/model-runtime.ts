@@ -17,7 +17,7 @@ import { compileModel, type CompiledModel } from '../../ml/inference/compiled-mo
 import type { MixtureModel } from '../../ml/mixture/model.js';
 import { memberOutput, physicalValue, type Basis, type MemberOutput } from '../../ml/mixture/output.js';
 import { ensembleGate, loadModel, type BaseWeights } from '../../ml/stored-model.js';
-import { calibratedValues, type Calibration } from '../../ml/uncertainty/calibration.js';
+import { blendMembers, calibratedValues, type Calibration, type EnsembleMember } from '../../ml/uncertainty/calibration.js';
 import { blendOf, calibrationsOf, type ModelBlend } from '../model-calibration.js';
 import { Lru } from '../../util/lru.js';
 import { overBudget } from './budget.js';
@@ -43,8 +43,15 @@ interface ThreadModel {
   testMae: number | null;
   trainingElements: Set<string> | null;
   groups: Partial<Record<Basis, MemberGroup>>;
-  /** A crystal answered by both groups (model-calibration.ts `blendOf`), with the experts both used, by share. */
-  blend: (ModelBlend & { gate: MemberGroup['gate'] }) | null;
+  /** How a crystal is answered when both groups answer it (model-calibration.ts `blendOf`). */
+  blend: ThreadBlend | null;
+}
+
+/** A blend, resolved for a loaded model: the composition group, both groups' members weighted, their experts by share. */
+interface ThreadBlend extends ModelBlend {
+  composition: MemberGroup;
+  members: EnsembleMember[];
+  gate: MemberGroup['gate'];
 }
 
 /** Models a thread keeps loaded; a model needs ~1–10 MB. */
@@ -69,11 +76,15 @@ function blendGate(s: MemberGroup, c: MemberGroup, w: number): MemberGroup['gate
   return [...merged.values()].sort((a, b) => b.weight - a.weight);
 }
 
-/** A crystal's answer from both groups: structure members share w of the ensemble, composition members 1 − w. */
-function blendedValues(s: MemberGroup, c: MemberGroup, rawS: Float32Array[], rawC: Float32Array[], blend: ModelBlend, coverage: number): ReturnType<typeof summarise> {
+function threadBlend(blend: ModelBlend | null, s: MemberGroup | undefined, c: MemberGroup | undefined): ThreadBlend | null {
+  if (!blend || !s || !c) return null;
   const w = blend.structureWeight;
-  const members = [...s.outputs.map((o) => ({ ...o, weight: w / s.outputs.length })), ...c.outputs.map((o) => ({ ...o, weight: (1 - w) / c.outputs.length }))];
-  return calibratedValues({ members, raw: [...rawS, ...rawC] }, blend.calibration, coverage).map((v) => ({ ...v, uncertaintyMethod: 'split-conformal-ensemble' as const }));
+  return { ...blend, composition: c, members: blendMembers(s.outputs, c.outputs, w), gate: blendGate(s, c, w) };
+}
+
+/** A crystal's answer from both groups: the structure members' raw outputs, then the composition members'. */
+function blendedValues(blend: ThreadBlend, rawS: Float32Array[], rawC: Float32Array[], coverage: number): ReturnType<typeof summarise> {
+  return calibratedValues({ members: blend.members, raw: [...rawS, ...rawC] }, blend.calibration, coverage).map((v) => ({ ...v, uncertaintyMethod: 'split-conformal-ensemble' as const }));
 }
 
 /** Value and uncertainty of each input from its group's raw member outputs (raw[m][i]). */
@@ -115,13 +126,12 @@ export class ModelRuntime {
       structure: group('structure', members, calibration.structure),
       composition: group('composition', members, calibration.composition),
     };
-    const blend = blendOf(row.metrics);
     const m: ThreadModel = {
       checksum: row.checksum, name: row.name, unit: row.unit,
       testMae: typeof row.metrics.testMae === 'number' ? row.metrics.testMae : null,
       trainingElements: Array.isArray(elements) ? new Set(elements as string[]) : null,
       groups,
-      blend: blend && groups.structure && groups.composition ? { ...blend, gate: blendGate(groups.structure, groups.composition, blend.structureWeight) } : null,
+      blend: threadBlend(blendOf(row.metrics), groups.structure, groups.composition),
     };
     this.models.set(id, m);
     return m;
@@ -133,7 +143,7 @@ export class ModelRuntime {
     const composition = model.groups.composition;
     if (r.structure && structure) {
       // A blended answer also reads the formula with the composition members: both must accept the input.
-      if (model.blend && composition) for (const kind of composition.kinds) kind.check({ formula: r.formula });
+      if (model.blend) for (const kind of model.blend.composition.kinds) kind.check({ formula: r.formula });
       return { group: structure, input: { formula: r.formula, graph: crystalGraph(r.structure) } };
     }
     if (composition) return { group: composition, input: { formula: r.formula } };
@@ -166,9 +176,8 @@ export class ModelRuntime {
       inputs.forEach((input, i) => position.set(input, i));
       if (inputs.length === 0) continue;
       const blend = g.basis === 'structure' ? model.blend : null;
-      const composition = model.groups.composition;
-      summaries.set(g, blend && composition
-        ? blendedValues(g, composition, g.compiled.predict(inputs), composition.compiled.predict(inputs.map((x) => ({ formula: x.formula }))), blend, task.coverage)
+      summaries.set(g, blend
+        ? blendedValues(blend, g.compiled.predict(inputs), blend.composition.compiled.predict(inputs.map((x) => ({ formula: x.formula }))), task.coverage)
         : summarise(g, g.compiled.predict(inputs), model.testMae, task.coverage));
     }
     for (const r of routed) {
