@@ -8,12 +8,12 @@
  *
  * The API runs as its own process on its own database (matmoe_bench), so this process only generates load.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../src/paths.js';
+import { writeDocSection } from '../scripts/lib/doc-section.js';
 import { readSourceRows } from '../scripts/lib/sources.js';
 import { readTaskRows, taskIndex } from '../scripts/lib/tasks.js';
 import { load, percentile, rssOf, start, timeRequests, type LoadResult } from './http-load.js';
@@ -104,19 +104,12 @@ try {
   process.stdout.write(`${report}\n`);
   if (values.write) {
     // The measured section only; the text around it in docs/performance.md is written by hand.
-    const doc = join(ROOT, 'docs', 'performance.md');
-    const section = `<!-- http:begin -->
-\`npm run bench:http -- --write\` (${new Date().toISOString().slice(0, 10)}): autocannon, ${connections} connections, ${seconds} s per row after a warm-up; the API
+    writeDocSection(join(ROOT, 'docs', 'performance.md'), 'http', `\`npm run bench:http -- --write\` (${new Date().toISOString().slice(0, 10)}): autocannon, ${connections} connections, ${seconds} s per row after a warm-up; the API
 (\`matmoe api\`, its inference threads, defaults otherwise) and the bare Fastify server each run in their own process;
 ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}. Ratios are to the bare route measured in the
 same run. New materials lead; the memo's figure is last and labelled.
 
-${report}
-<!-- http:end -->`;
-    const old = existsSync(doc) ? readFileSync(doc, 'utf8') : '';
-    const at = old.indexOf('<!-- http:begin -->');
-    const end = old.indexOf('<!-- http:end -->');
-    writeFileSync(doc, at >= 0 && end > at ? old.slice(0, at) + section + old.slice(end + '<!-- http:end -->'.length) : `# HTTP performance\n\n${section}\n`);
+${report}`, { title: '# HTTP performance\n' });
   }
 } finally {
   for (const c of [api.child, bare.child]) {

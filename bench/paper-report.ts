@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { ROOT } from '../src/paths.js';
 import type { TaskMeta } from '../scripts/lib/tasks.js';
 import { type MixtureMode } from '../src/ml/mixture/config.js';
+import { writeDocSection } from '../scripts/lib/doc-section.js';
 import { loadZooCards, renderZoo } from './zoo-report.js';
 import { renderShipped } from './shipped-report.js';
 
@@ -238,22 +239,11 @@ function renderComposition(records: RunRecord[], index: TaskMeta[], compositionK
   return lines.join('\n');
 }
 
-/** Replaces what lies between `<!-- name:begin -->` and `<!-- name:end -->`, adding both under `heading` if absent. */
-function replaceSection(doc: string, name: string, heading: string, body: string): string {
-  const begin = `<!-- ${name}:begin -->`;
-  const end = `<!-- ${name}:end -->`;
-  if (!doc.includes(begin) || !doc.includes(end)) doc += `\n${heading}\n\n${begin}\n${end}\n`;
-  return doc.slice(0, doc.indexOf(begin) + begin.length) + '\n' + body + '\n' + doc.slice(doc.indexOf(end));
-}
-
 export function writeDoc(records: RunRecord[], index: TaskMeta[], expertKeys: string[]): void {
-  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
-  doc = replaceSection(doc, 'paper', '## Paper reproduction', renderSection(records, index, expertKeys));
   const composition = new Set(expertKeys.slice(CGCNN_COUNT));
-  doc = replaceSection(doc, 'paper-composition', '## Composition experts: alone on formula-only tasks, and beside the structure experts', renderComposition(records, index, composition));
-  doc = replaceSection(doc, 'zoo', '## Recipes chosen on validation: the shipped models over the 5 published splits', renderZoo(loadZooCards(), index, records));
-  mkdirSync(dirname(DOC), { recursive: true });
-  writeFileSync(DOC, doc);
-  const shippedDoc = join(ROOT, 'docs', 'shipped-models.md');
-  writeFileSync(shippedDoc, replaceSection(existsSync(shippedDoc) ? readFileSync(shippedDoc, 'utf8') : '# Shipped models\n', 'shipped', '## The models', renderShipped()));
+  const title = '# Benchmarks\n';
+  writeDocSection(DOC, 'paper', renderSection(records, index, expertKeys), { heading: '## Paper reproduction', title });
+  writeDocSection(DOC, 'paper-composition', renderComposition(records, index, composition), { heading: '## Composition experts: alone on formula-only tasks, and beside the structure experts', title });
+  writeDocSection(DOC, 'zoo', renderZoo(loadZooCards(), index, records), { heading: '## Recipes chosen on validation: the shipped models over the 5 published splits', title });
+  writeDocSection(join(ROOT, 'docs', 'shipped-models.md'), 'shipped', renderShipped(), { heading: '## The models', title: '# Shipped models\n' });
 }

@@ -6,20 +6,24 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../src/paths.js';
-import type { BasisCard, ZooCard } from '../scripts/lib/zoo-card.js';
+import type { BasisCard, BlendCard, ZooCard } from '../scripts/lib/zoo-card.js';
 import { fmt } from './paper-report.js';
 
 const MODELS = join(ROOT, 'models');
 
-const basisCell = (c: ZooCard, b: BasisCard | undefined) =>
-  b ? `${b.members.length} members: ${fmt(b.summary.testMae)} ± ${fmt(b.summary.testMaeStd, 2)} ${c.unit}${c.paperUnits.label ? ` (${fmt(b.summary.testMaePaperUnits)} ± ${fmt(b.summary.testMaePaperUnitsStd, 2)} in ${c.paperUnits.label})` : ''}, 90 % interval covers ${(100 * b.summary.coverage90).toFixed(1)} %` : '–';
+type Summary = BasisCard['summary'] | BlendCard['summary'];
+
+/** Test MAE ± std in the unit users get (and in the paper's units where they differ), and interval coverage. */
+const maeCell = (c: ZooCard, s: Summary) =>
+  `${fmt(s.testMae)} ± ${fmt(s.testMaeStd, 2)} ${c.unit}${c.paperUnits.label ? ` (${fmt(s.testMaePaperUnits)} ± ${fmt(s.testMaePaperUnitsStd, 2)} in ${c.paperUnits.label})` : ''}, 90 % interval covers ${(100 * s.coverage90).toFixed(1)} %`;
+
+const basisCell = (c: ZooCard, b: BasisCard | undefined) => (b ? `${b.members.length} members: ${maeCell(c, b.summary)}` : '–');
 
 /** A crystal's answer: the blend where zoo:blend chose one (w < 1), else the structure members. */
 function crystalCell(c: ZooCard): string {
   const b = c.blend;
   if (!b || b.structureWeight === 1 || !c.bases.structure) return basisCell(c, c.bases.structure);
-  const s = b.summary;
-  return `blend, structure share ${b.structureWeight}: ${fmt(s.testMae)} ± ${fmt(s.testMaeStd, 2)} ${c.unit}${c.paperUnits.label ? ` (${fmt(s.testMaePaperUnits)} ± ${fmt(s.testMaePaperUnitsStd, 2)} in ${c.paperUnits.label})` : ''}, 90 % interval covers ${(100 * s.coverage90).toFixed(1)} %`;
+  return `blend, structure share ${b.structureWeight}: ${maeCell(c, b.summary)}`;
 }
 
 export function renderShipped(): string {

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT } from '../../src/paths.js';
+import { writeDocSection } from './doc-section.js';
 
 export const DOC = join(ROOT, 'docs', 'expt-gaps.md');
 
@@ -30,14 +31,7 @@ export function saveRun<T>(file: string, run: T, same: (a: T, b: T) => boolean):
 
 /** Writes `body` between the section's markers in docs/expt-gaps.md (appending the section when it is missing). */
 export function writeSection(name: string, body: string, doc = DOC): void {
-  const begin = `<!-- ${name}:begin -->`;
-  const end = `<!-- ${name}:end -->`;
-  const text = existsSync(doc) ? readFileSync(doc, 'utf8') : '';
-  const block = `${begin}\n${body.trimEnd()}\n${end}`;
-  const a = text.indexOf(begin);
-  const b = text.indexOf(end);
-  const out = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(doc, out);
+  writeDocSection(doc, name, body);
 }
 
 export const table = (header: readonly string[], rows: readonly (readonly string[])[]): string =>

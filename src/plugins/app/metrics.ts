@@ -55,30 +55,20 @@ export default fp(async (app) => {
 
   // The inference pool's own counts, read at scrape time (the pool is decorated by the services plugin).
   const pool = () => (app.hasDecorator('inference') ? app.inference : undefined);
-  new Gauge({
-    name: 'matmoe_inference_batches',
-    help: 'inference batches run by this API process since it started (monotonic)',
-    registers: [registry],
-    collect() {
-      this.set(pool()?.stats.batches ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'matmoe_inference_batched_requests',
-    help: 'prediction requests answered through inference batches since start (monotonic; ÷ batches = mean requests per batch)',
-    registers: [registry],
-    collect() {
-      this.set(pool()?.stats.requests ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'matmoe_inference_backlog',
-    help: 'inference work waiting now: inputs gathered for a batch plus batches queued for a thread (what load shedding reads)',
-    registers: [registry],
-    collect() {
-      this.set(pool()?.backlog ?? 0);
-    },
-  });
+  const inferenceGauges: [string, string, (p: NonNullable<ReturnType<typeof pool>>) => number][] = [
+    ['matmoe_inference_batches', 'inference batches run by this API process since it started (monotonic)', (p) => p.stats.batches],
+    ['matmoe_inference_batched_requests', 'prediction requests answered through inference batches since start (monotonic; ÷ batches = mean requests per batch)', (p) => p.stats.requests],
+    ['matmoe_inference_backlog', 'inference work waiting now: inputs gathered for a batch plus batches queued for a thread (what load shedding reads)', (p) => p.backlog],
+  ];
+  for (const [name, help, read] of inferenceGauges) {
+    new Gauge({
+      name, help, registers: [registry],
+      collect() {
+        const p = pool();
+        this.set(p ? read(p) : 0);
+      },
+    });
+  }
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
