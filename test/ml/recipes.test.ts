@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { initBackend, type BackendName } from '../../src/ml/backend.js';
 import { loadShippedExperts } from '../../src/ml/experts/registry.js';
 import { serializeCheckpoint, loadCheckpoint } from '../../src/ml/mixture/checkpoint.js';
+import { resolveConfig } from '../../src/ml/mixture/config.js';
 import { predictMixture } from '../../src/ml/mixture/model.js';
 import { memberOutput, physicalValues } from '../../src/ml/mixture/output.js';
 import { trainMixture } from '../../src/ml/mixture/trainer.js';
@@ -62,6 +63,25 @@ test('a member trained on ln(y) answers y: its raw outputs are ln values, its ph
   assert.ok(Math.abs(mae - r.valMae) < 1e-5 * mae, `physical MAE ${mae} vs trainer ${r.valMae}`);
   // ln of a non-positive target cannot be trained.
   await assert.rejects(trainMixture({ inputs, targets: gaps, split: { train: idx(0, 20), val: idx(20, 30) } }, { experts: ['comp_mp_gap'], mode: 'pairwise', epochs: 1, targetTransform: 'log' }, { experts: composition }), /targets > 0/);
+});
+
+test('stopOn: the kept epoch is the best on the named scale (ln for a target the paper stores as ln), physical by default', async () => {
+  const pos = split.train.concat(split.val).filter((i) => gaps[i] > 0);
+  const data = { inputs, targets: gaps, split: { train: pos.slice(0, 30), val: pos.slice(30) } };
+  const valInputs = data.split.val.map((i) => inputs[i]);
+  const lnMae = (phys: ArrayLike<number>) => data.split.val.reduce((a, row, i) => a + Math.abs(Math.log(phys[i]) - Math.log(gaps[row])), 0) / data.split.val.length;
+  for (const stopOn of ['log', 'none'] as const) {
+    const seen: { valMae: number; bestValMae: number }[] = [];
+    const r = await trainMixture(data, { experts: composition.map((e) => e.key), k: 2, epochs: 6, batchSize: 16, targetTransform: 'log', stopOn }, { experts: composition, onEpoch: (p) => void seen.push(p) });
+    assert.equal(r.model.config.stopOn, stopOn);
+    const phys = physicalValues(memberOutput(r.model), predictMixture(r.model, valInputs));
+    const kept = stopOn === 'log' ? lnMae(phys) : r.valMae;
+    const best = seen[seen.length - 1].bestValMae;
+    assert.ok(Math.abs(best - kept) < 1e-4 * kept, `${stopOn}: best ${best} vs kept model ${kept}`);
+    // On ln, the kept epoch's ln MAE is the least seen; its physical MAE need not be.
+    if (stopOn === 'log') assert.ok(Math.abs(best - lnMae(phys)) < 1e-4 * best && best !== r.valMae);
+  }
+  assert.throws(() => resolveConfig({ experts: ['comp_mp_gap'], k: 1, stopOn: 'sqrt' as never }, ['comp_mp_gap']), /stopOn must be one of/);
 });
 
 test('checkpoints without the output fields read as before: no transform, no bound, one group, basis from the experts', async () => {

@@ -50,6 +50,11 @@ export interface MixtureConfig {
   epochs: number;
   /** Stop after this many epochs without a better validation MAE. */
   patience: number;
+  /**
+   * The scale on which validation MAE picks the best epoch: 'none' = physical units; the paper's ln for a target it
+   * stores as ln(y), where one row of ε = 10⁶ would otherwise decide which epoch is kept.
+   */
+  stopOn: TargetTransform;
   /** CosineAnnealingLR period in epochs (paper: 1000 = epochs). */
   cosineTMax: number;
   seed: number;
@@ -96,6 +101,7 @@ export const PAPER_DEFAULTS: Omit<MixtureConfig, 'experts' | 'cosineTMax'> = {
   batchSize: 250,
   epochs: 1000,
   patience: 500,
+  stopOn: 'none',
   seed: 0,
   maxBatchAtoms: 16384,
   dedupeTolerance: 1e-4,
@@ -162,6 +168,7 @@ export function resolveConfig(partial: Partial<MixtureConfig>, available: readon
   if (cfg.frozenBatchNorm !== 'source' && cfg.frozenBatchNorm !== 'target') throw new RangeError(`frozenBatchNorm must be 'source' or 'target'`);
   if (cfg.gateTieBreak !== 'seeded' && cfg.gateTieBreak !== 'index') throw new RangeError(`gateTieBreak must be 'seeded' or 'index'`);
   if (!TARGET_TRANSFORMS.includes(cfg.targetTransform)) throw new RangeError(`targetTransform must be one of ${TARGET_TRANSFORMS.join(', ')}`);
+  if (!TARGET_TRANSFORMS.includes(cfg.stopOn)) throw new RangeError(`stopOn must be one of ${TARGET_TRANSFORMS.join(', ')}`);
   if (cfg.targetMin !== null && !Number.isFinite(cfg.targetMin)) throw new RangeError(`targetMin must be null or a finite number (got ${cfg.targetMin})`);
   if (cfg.basis !== null && cfg.basis !== 'structure' && cfg.basis !== 'composition') throw new RangeError(`basis must be null, 'structure' or 'composition'`);
   int('ensembleGroup', cfg.ensembleGroup, 0);

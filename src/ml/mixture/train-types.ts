@@ -23,6 +23,7 @@ export interface EpochProgress {
   trainLoss: number;
   valLoss: number;
   valMae: number;
+  /** The best epoch's validation MAE on the `stopOn` scale (physical units unless the config says otherwise). */
   bestValMae: number;
   bestEpoch: number;
   lr: number;

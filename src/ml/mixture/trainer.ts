@@ -196,17 +196,22 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       const warmingUp = epoch < config.gateWarmup;
       const vp = predictRows(valRows, 'val', warmingUp ? bases.length : config.k);
       let valMae = 0;
+      let stopMae = 0;
       let valLoss = 0;
       vp.forEach((z, i) => {
-        valMae += Math.abs(physical(z) - data.targets[valRows[i]]);
+        const y = data.targets[valRows[i]];
+        valMae += Math.abs(physical(z) - y);
+        // A clamped 0 under ln is a large, finite error: that epoch loses without the comparison turning to NaN.
+        stopMae += Math.abs(forwardTransform(config.stopOn, Math.max(physical(z), config.stopOn === 'log' ? Number.MIN_VALUE : -Infinity)) - forwardTransform(config.stopOn, y));
         valLoss += (z - valTargets[i]) ** 2;
       });
       valMae /= vp.length;
+      stopMae /= vp.length;
       valLoss /= vp.length;
       epochsRun = epoch + 1;
       // A warm-up epoch mixes every expert, which is not the model top-k serves: it is never the best one.
-      if (!warmingUp && valMae < best.mae) {
-        best = { mae: valMae, epoch, ...weightsNow() };
+      if (!warmingUp && stopMae < best.mae) {
+        best = { mae: stopMae, epoch, ...weightsNow() };
         sinceBest = 0;
       } else if (!warmingUp) sinceBest++;
 

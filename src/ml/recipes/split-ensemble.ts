@@ -1,6 +1,7 @@
 /**
  * One split's ensemble: candidate recipes trained on the training rows and scored by validation MAE in physical
- * units (or, with `selectBy: 'native'`, after the data's own transform), the best kept, `members` seeds of it trained (the candidate run is the first), and a calibration fitted on
+ * units (or, with `selectBy: 'native'`, after the data's own transform), the best kept, `members` seeds of it
+ * trained (the candidate run is the first), and a calibration fitted on
  * the validation rows. Test rows never enter: the data handed in name only training and validation rows, and every
  * other target is blanked before a trainer sees the dataset.
  */
@@ -48,8 +49,9 @@ export interface EnsembleOptions {
   /** ensembleGroup of the members (one per split). Default 0. */
   group?: number;
   /**
-   * The validation MAE candidates are compared on: 'physical' units (default), or 'native' = after `nativeTransform`
-   * (the paper's units). Where targets span decades (ε up to 10⁶), one validation row can decide a physical MAE.
+   * The validation MAE candidates are compared on, and each run's best epoch kept by: 'physical' units (default), or
+   * 'native' = after `nativeTransform` (the paper's units). Where targets span decades (ε up to 10⁶), one validation
+   * row can decide a physical MAE.
    */
   selectBy?: 'physical' | 'native';
   /** Physical lower bound: 'auto' = 0 when no training target is negative. Default 'auto'. */
@@ -143,7 +145,9 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
   const experts = [...pools.cgcnn, ...pools.composition];
   runner.addDataset({ id: dataset, inputs: data.inputs, targets, experts });
   const group = opts.group ?? 0;
-  const extra: Partial<MixtureConfig> = { ...opts.extra, seed, targetMin, basis: opts.basis, ensembleGroup: group };
+  // Every choice on validation rows (the best epoch too) is made on the scale candidates are compared on.
+  const stopOn = opts.selectBy === 'native' ? nativeTransform : 'none';
+  const extra: Partial<MixtureConfig> = { ...opts.extra, seed, targetMin, basis: opts.basis, ensembleGroup: group, stopOn };
   const stored = opts.checkpoints && {
     store: opts.checkpoints,
     every: opts.checkpointEvery,
