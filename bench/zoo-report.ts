@@ -72,7 +72,7 @@ function basisTable(cards: ZooCard[], index: TaskMeta[], basis: 'structure' | 'c
 }
 
 function candidateTable(cards: ZooCard[], index: TaskMeta[]): string[] {
-  const lines = ['| task | basis | candidate | splits run | validation MAE (physical units) | test MAE (paper\'s units) | chosen |', '|---|---|---|---|---|---|---|'];
+  const lines = ['| task | basis | candidate | splits run | validation MAE (physical units) | validation MAE (paper\'s units) | test MAE (paper\'s units) | chosen |', '|---|---|---|---|---|---|---|---|'];
   for (const t of index) {
     const c = cards.find((x) => x.name === t.key);
     if (!c) continue;
@@ -83,7 +83,9 @@ function candidateTable(cards: ZooCard[], index: TaskMeta[]): string[] {
       for (const name of names) {
         const runs = b.splits.flatMap((s) => s.candidates.filter((x) => x.name === name));
         const chosen = b.splits.filter((s) => s.chosen === name).length;
-        lines.push(`| ${t.key} | ${basis} | ${name}${runs[0].paper ? ' (paper)' : ''} | ${runs.length} | ${pm(runs.map((r) => r.valMae))} | ${pm(runs.map((r) => r.testMaePaperUnits))} | ${chosen} |`);
+        // Cards before valMaeNative was kept: the same number where the task is stored untransformed, else unknown.
+        const native = runs.map((r) => r.valMaeNative ?? (t.transform === null ? r.valMae : Number.NaN));
+        lines.push(`| ${t.key} | ${basis} | ${name}${runs[0].paper ? ' (paper)' : ''} | ${runs.length} | ${pm(runs.map((r) => r.valMae))} | ${native.some(Number.isNaN) ? '–' : pm(native)} | ${pm(runs.map((r) => r.testMaePaperUnits))} | ${chosen} |`);
       }
     }
   }
@@ -113,7 +115,7 @@ function protocolCost(cards: ZooCard[], index: TaskMeta[], records: RunRecord[])
 /** What a crystal gets: the blend of both groups where validation chose one (zoo:blend), else the structure members. */
 function blendTable(cards: ZooCard[], index: TaskMeta[]): string[] {
   const lines = [
-    '| task (paper\'s units) | structure share w (chosen on validation) | validation MAE for w = 0, 0.25, 0.5, 0.75, 1 | a crystal\'s answer (test) | structure members alone | paper MoE-(18) | 90 % interval coverage (test) |',
+    '| task (paper\'s units) | structure share w (chosen on validation) | validation MAE: w = 0 / chosen w / w = 1 | a crystal\'s answer (test) | structure members alone | paper MoE-(18) | 90 % interval coverage (test) |',
     '|---|---|---|---|---|---|---|',
   ];
   let beats = 0;
@@ -126,7 +128,7 @@ function blendTable(cards: ZooCard[], index: TaskMeta[]): string[] {
     const wins = t.moe18_mae !== null && m < t.moe18_mae;
     if (t.moe18_mae !== null) compared++;
     if (wins) beats++;
-    lines.push(`| ${t.key} (${paperUnit(c, t)}) | ${b.structureWeight} | ${b.candidates.map((x) => fmt(x.valMae)).join(', ')} | **${fmt(m)} ± ${fmt(b.summary.testMaePaperUnitsStd, 2)}**${wins ? ' ✓' : ''} | ${fmt(c.bases.structure.summary.testMaePaperUnits)} | ${fmt(t.moe18_mae)} | ${pct(b.summary.coverage90)} |`);
+    lines.push(`| ${t.key} (${paperUnit(c, t)}) | ${b.structureWeight} | ${[0, b.structureWeight, 1].map((w) => fmt(b.candidates.find((x) => x.structureWeight === w)!.valMae)).join(' / ')} | **${fmt(m)} ± ${fmt(b.summary.testMaePaperUnitsStd, 2)}**${wins ? ' ✓' : ''} | ${fmt(c.bases.structure.summary.testMaePaperUnits)} | ${fmt(t.moe18_mae)} | ${pct(b.summary.coverage90)} |`);
   }
   lines.push('', `A crystal's answer beats the paper's MoE-(18) on ${beats} of ${compared} tasks with a paper value. The coverage here is that of the served (pooled) calibration on each split's test rows.`);
   return lines;

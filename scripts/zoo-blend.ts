@@ -1,6 +1,6 @@
 /**
  * Decides, per shipped model with structure and composition members, how a crystal is answered: by the structure
- * members alone (w = 1) or by a blend w·structure + (1 − w)·composition members, w ∈ {0, 0.25, …, 1} chosen on the
+ * members alone (w = 1) or by a blend w·structure + (1 − w)·composition members, w ∈ {0, 0.1, …, 1} chosen on the
  * validation rows of the 5 published splits pooled (each split's rows predicted by the members trained on it; MAE in
  * the paper's units). The blend's calibration is fitted on the same rows; test rows are read once, afterwards, for
  * the card. Writes `blend` into each card of models/index.json (the model files are unchanged).
@@ -24,7 +24,7 @@ import { readSplit, readTaskRows, taskIndex, taskInputs } from './lib/tasks.js';
 import { compactCalibration, mean, std, type BlendCard, type ZooCard } from './lib/zoo-card.js';
 
 const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--'), options: { only: { type: 'string' } }, strict: true });
-const WEIGHTS = [0, 0.25, 0.5, 0.75, 1];
+const WEIGHTS = Array.from({ length: 11 }, (_, i) => i / 10);
 const command = `npm run zoo:blend -- ${process.argv.slice(2).filter((a) => a !== '--').join(' ')}`.trim();
 const revision = codeRevision();
 await initBackend('wasm');

@@ -26,7 +26,7 @@ export interface ShippedModelCard {
   bound?: Calibration['bound'];
   paperUnits?: { transform: string; label: string | null };
   /** How a crystal is answered by both groups of members (`npm run zoo:blend`; see model-calibration.ts). */
-  blend?: { structureWeight: number; calibration: Calibration; candidates: unknown[]; summary: Record<string, number> };
+  blend?: { structureWeight: number; calibration: Calibration; candidates: { structureWeight: number; valMae: number }[]; summary: Record<string, number> };
 }
 
 interface ShippedBasis {

@@ -145,9 +145,10 @@ export async function trainSplitEnsemble(data: SplitData, opts: EnsembleOptions)
   const experts = [...pools.cgcnn, ...pools.composition];
   runner.addDataset({ id: dataset, inputs: data.inputs, targets, experts });
   const group = opts.group ?? 0;
-  // Every choice on validation rows (the best epoch too) is made on the scale candidates are compared on.
+  // Every choice on validation rows (the best epoch too) is made on the scale candidates are compared on. Physical
+  // units stay the config's default, so runs checkpointed before `stopOn` existed keep their fingerprint.
   const stopOn = opts.selectBy === 'native' ? nativeTransform : 'none';
-  const extra: Partial<MixtureConfig> = { ...opts.extra, seed, targetMin, basis: opts.basis, ensembleGroup: group, stopOn };
+  const extra: Partial<MixtureConfig> = { ...opts.extra, seed, targetMin, basis: opts.basis, ensembleGroup: group, ...(stopOn !== 'none' && { stopOn }) };
   const stored = opts.checkpoints && {
     store: opts.checkpoints,
     every: opts.checkpointEvery,
