@@ -3,11 +3,11 @@
  * members alone (w = 1) or by a blend w·structure + (1 − w)·composition members, w ∈ {0, 0.1, …, 1} chosen on the
  * validation rows of the 5 published splits pooled (each split's rows predicted by the members trained on it; MAE in
  * the paper's units). The blend's calibration is fitted on the same rows; test rows are read once, afterwards, for
- * the card. Writes `blend` into each card of models/index.json (the model files are unchanged).
+ * the card. Writes `blend` into each card of models/index.json as it finishes (the model files are unchanged).
  *
  *   npm run zoo:blend -- [--only a,b]
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/ml/backend.js';
@@ -21,7 +21,7 @@ import { blendMembers, calibratedValues, fitCalibration, intervalCoverage, type 
 import { SHIPPED_MODELS_DIR } from '../src/services/shipped-models.js';
 import { codeRevision } from './lib/git-commit.js';
 import { readSplit, readTaskRows, taskIndex, taskInputs } from './lib/tasks.js';
-import { compactCalibration, mean, std, type BlendCard, type ZooCard } from './lib/zoo-card.js';
+import { compactCalibration, mean, std, updateCard, type BlendCard, type ZooCard } from './lib/zoo-card.js';
 
 const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--'), options: { only: { type: 'string' } }, strict: true });
 const WEIGHTS = Array.from({ length: 11 }, (_, i) => i / 10);
@@ -112,7 +112,10 @@ for (const card of cards) {
     },
     provenance: { command, commit: revision.commit, dirty: revision.dirty, date: new Date().toISOString() },
   };
-  card.blend = blend;
+  // Written per card into the index as it is now (zoo:tasks may have replaced other cards meanwhile), and only onto the
+  // model it was computed for.
+  const written = await updateCard(indexPath, card.name, card.sha256, (now) => ({ ...now, blend }));
+  if (!written) process.stderr.write(`${card.name}: the model changed while its blend was computed; not written (rerun zoo:blend -- --only ${card.name})\n`);
   process.stdout.write(`${card.name}: w ${w} (val MAE ${candidates.map((c) => `${c.structureWeight}: ${c.valMae.toPrecision(4)}`).join(', ')}); test ${blend.summary.testMaePaperUnits.toPrecision(4)} ± ${blend.summary.testMaePaperUnitsStd.toPrecision(2)} in the paper's units (structure members alone ${card.bases.structure.summary.testMaePaperUnits.toPrecision(4)}), 90 % coverage ${(100 * blend.summary.coverage90).toFixed(1)} %, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
 }
-await writeFile(indexPath, `${JSON.stringify(cards, null, 1)}\n`);
+

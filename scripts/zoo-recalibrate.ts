@@ -7,7 +7,7 @@
  *
  *   node --import tsx scripts/zoo-recalibrate.ts --only jarvis_2d_gap_opt[,…] [--no-commit]
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/ml/backend.js';
@@ -20,7 +20,7 @@ import { fitCalibration, type CalibrationSet } from '../src/ml/uncertainty/calib
 import { SHIPPED_MODELS_DIR } from '../src/services/shipped-models.js';
 import { readSplit, readTaskRows, taskInputs } from './lib/tasks.js';
 import { commitFiles } from './lib/git-commit.js';
-import { basisSummary, compactCalibration, ensembleRecord, headlineMetrics, type ZooCard } from './lib/zoo-card.js';
+import { basisSummary, compactCalibration, ensembleRecord, headlineMetrics, updateCard, type ZooCard } from './lib/zoo-card.js';
 
 const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--'), options: { only: { type: 'string' }, 'no-commit': { type: 'boolean', default: false } } });
 if (!values.only) throw new Error('name the models to recalibrate with --only a,b');
@@ -57,8 +57,8 @@ for (const name of values.only.split(',')) {
   const main = card.bases.structure ?? card.bases.composition!;
   card.bound = main.calibration.bound;
   Object.assign(card.metrics, headlineMetrics(main));
+  if (!(await updateCard(indexPath, name, card.sha256, () => card))) throw new Error(`${name}: the model changed while it was recalibrated; rerun`);
 }
-await writeFile(indexPath, `${JSON.stringify(cards, null, 1)}\n`);
 if (!values['no-commit']) {
   const sha = await commitFiles(['models/index.json'], `zoo: recalibrated ${values.only} (calibration space chosen on validation rows)\n\nnode --import tsx scripts/zoo-recalibrate.ts --only ${values.only}`);
   process.stdout.write(`committed ${sha?.slice(0, 10) ?? '(nothing to commit)'}\n`);

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { forwardTransform, physicalValues, memberOutput, type Basis, type TargetTransform } from '../../src/ml/mixture/output.js';
 import { predictMixture, type MixtureModel } from '../../src/ml/mixture/model.js';
@@ -266,11 +266,30 @@ export function parityOf(member: MixtureModel, inputs: readonly ExpertInput[], t
  * Replaces (or adds) one card in models/index.json, reading the file afresh: entries that another run wrote
  * meanwhile stay as they are, byte for byte (the file is written as JSON.stringify(cards, null, 1) throughout).
  */
-export async function upsertCard(indexPath: string, card: ShippedModelCard): Promise<void> {
-  const cards = existsSync(indexPath) ? (JSON.parse(await readFile(indexPath, 'utf8')) as ShippedModelCard[]) : [];
+const readCards = async (indexPath: string) => (existsSync(indexPath) ? (JSON.parse(await readFile(indexPath, 'utf8')) as ZooCard[]) : []);
+
+/** Written beside and renamed over the index, so that another script never reads half a file. */
+async function writeCards(indexPath: string, cards: ZooCard[]): Promise<void> {
+  const tmp = `${indexPath}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(cards, null, 1)}\n`);
+  await rename(tmp, indexPath);
+}
+
+export async function upsertCard(indexPath: string, card: ZooCard): Promise<void> {
+  const cards = await readCards(indexPath);
   const at = cards.findIndex((c) => c.name === card.name);
   if (at >= 0) cards[at] = card;
   else cards.push(card);
   cards.sort((a, b) => a.name.localeCompare(b.name));
-  await writeFile(indexPath, `${JSON.stringify(cards, null, 1)}\n`);
+  await writeCards(indexPath, cards);
+}
+
+/** Replaces the card of model `name` by `update(card)` if it still describes the weights `sha256`; false if it does not. */
+export async function updateCard(indexPath: string, name: string, sha256: string, update: (card: ZooCard) => ZooCard): Promise<boolean> {
+  const cards = await readCards(indexPath);
+  const at = cards.findIndex((c) => c.name === name && c.sha256 === sha256);
+  if (at < 0) return false;
+  cards[at] = update(cards[at]);
+  await writeCards(indexPath, cards);
+  return true;
 }
