@@ -262,10 +262,6 @@ export function parityOf(member: MixtureModel, inputs: readonly ExpertInput[], t
   return { targets: [...targets], predictions: Array.from(physicalValues(memberOutput(member), predictMixture(member, inputs))) };
 }
 
-/**
- * Replaces (or adds) one card in models/index.json, reading the file afresh: entries that another run wrote
- * meanwhile stay as they are, byte for byte (the file is written as JSON.stringify(cards, null, 1) throughout).
- */
 const readCards = async (indexPath: string) => (existsSync(indexPath) ? (JSON.parse(await readFile(indexPath, 'utf8')) as ZooCard[]) : []);
 
 /** Written beside and renamed over the index, so that another script never reads half a file. */
@@ -275,6 +271,10 @@ async function writeCards(indexPath: string, cards: ZooCard[]): Promise<void> {
   await rename(tmp, indexPath);
 }
 
+/**
+ * Replaces (or adds) one card in models/index.json, reading the file afresh: entries that another run wrote
+ * meanwhile stay as they are, byte for byte (the file is written as JSON.stringify(cards, null, 1) throughout).
+ */
 export async function upsertCard(indexPath: string, card: ZooCard): Promise<void> {
   const cards = await readCards(indexPath);
   const at = cards.findIndex((c) => c.name === card.name);

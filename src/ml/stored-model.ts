@@ -29,13 +29,16 @@ export function modelNeedsStructure(members: readonly MixtureModel[]): boolean {
   return members.some((m) => m.experts.some((e) => STRUCTURE_KINDS.has(e.kind)));
 }
 
-/** Gate weights averaged over the ensemble members (an expert a member did not select counts 0 for it), largest first. */
-export function ensembleGate(members: readonly MixtureModel[]): { key: string; kind: string; weight: number }[] {
+/**
+ * Gate weights averaged over the ensemble members (an expert a member did not select counts 0 for it), largest first;
+ * with `memberWeights` (a blend of member groups), member j counts by its weight instead of 1/n.
+ */
+export function ensembleGate(members: readonly MixtureModel[], memberWeights?: readonly number[]): { key: string; kind: string; weight: number }[] {
   const acc = new Map<string, { kind: string; weight: number }>();
-  for (const m of members) {
+  for (const [j, m] of members.entries()) {
     m.experts.forEach((e, s) => {
       const cur = acc.get(e.key) ?? { kind: e.kind, weight: 0 };
-      cur.weight += m.gateWeights[s] / members.length;
+      cur.weight += memberWeights ? m.gateWeights[s] * memberWeights[j] : m.gateWeights[s] / members.length;
       acc.set(e.key, cur);
     });
   }

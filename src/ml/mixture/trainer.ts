@@ -140,6 +140,8 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
 
     let history: EpochProgress[] = [];
     let best = { mae: Infinity, epoch: -1, ...weightsNow() };
+    // A clamped 0 under ln is a large, finite error: that epoch loses without the comparison turning to NaN.
+    const stopFloor = config.stopOn === 'log' ? Number.MIN_VALUE : -Infinity;
     let sinceBest = 0;
     let epochsRun = 0;
     let stoppedEarly = false;
@@ -200,9 +202,9 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
       let valLoss = 0;
       vp.forEach((z, i) => {
         const y = data.targets[valRows[i]];
-        valMae += Math.abs(physical(z) - y);
-        // A clamped 0 under ln is a large, finite error: that epoch loses without the comparison turning to NaN.
-        stopMae += Math.abs(forwardTransform(config.stopOn, Math.max(physical(z), config.stopOn === 'log' ? Number.MIN_VALUE : -Infinity)) - forwardTransform(config.stopOn, y));
+        const v = physical(z);
+        valMae += Math.abs(v - y);
+        stopMae += Math.abs(forwardTransform(config.stopOn, Math.max(v, stopFloor)) - forwardTransform(config.stopOn, y));
         valLoss += (z - valTargets[i]) ** 2;
       });
       valMae /= vp.length;

@@ -88,39 +88,17 @@ export function calibrationBound(all: MemberPredictions['members'], space: Targe
   return { min, method: min <= 0 && space === 'log' ? 'log-transform' : 'clamp' };
 }
 
-/** Centre and within-group spread of every input in `space`. */
-function centreAndSpread(p: MemberPredictions, space: TargetTransform): { centre: Float64Array; spread: Float64Array } {
-  if (p.members.some((m) => m.weight !== undefined)) return weightedCentreAndSpread(p, space);
-  const n = p.raw[0]?.length ?? 0;
-  const centre = new Float64Array(n);
-  const spread = new Float64Array(n);
-  const groups = [...new Set(p.members.map((m) => m.group))];
-  const u = p.members.map((m, j) => Float64Array.from({ length: n }, (_, i) => forwardTransform(space, physicalValue(m, p.raw[j][i]))));
-  for (let i = 0; i < n; i++) {
-    centre[i] = u.reduce((a, v) => a + v[i], 0) / u.length;
-    let ss = 0;
-    let dof = 0;
-    for (const g of groups) {
-      const vs = u.filter((_, j) => p.members[j].group === g).map((v) => v[i]);
-      if (vs.length < 2) continue;
-      const m = vs.reduce((a, v) => a + v, 0) / vs.length;
-      ss += vs.reduce((a, v) => a + (v - m) ** 2, 0);
-      dof += vs.length - 1;
-    }
-    spread[i] = dof > 0 ? Math.sqrt(ss / dof) : 0;
-  }
-  return { centre, spread };
-}
-
 /**
- * The weighted form: centre Σ w·u / Σ w; spread the weighted standard deviation within each group (weights
- * normalised in the group, scaled by n/(n − 1) as the unweighted one is), pooled over groups by their n − 1.
+ * Centre and within-group spread of every input in `space`. Members weigh equally unless they carry weights (a blend
+ * of member groups): centre Σ w·u / Σ w; spread the weighted standard deviation within each group (weights normalised
+ * in the group, scaled by n/(n − 1)), pooled over groups by their n − 1. With equal weights this is the plain mean
+ * and sample standard deviation, to the bit.
  */
-function weightedCentreAndSpread(p: MemberPredictions, space: TargetTransform): { centre: Float64Array; spread: Float64Array } {
+function centreAndSpread(p: MemberPredictions, space: TargetTransform): { centre: Float64Array; spread: Float64Array } {
   const n = p.raw[0]?.length ?? 0;
   const weights = p.members.map((m) => m.weight ?? 1);
-  if (weights.some((w) => !(w >= 0)) || !(weights.reduce((a, b) => a + b, 0) > 0)) throw new RangeError('member weights must be ≥ 0 and not all 0');
   const total = weights.reduce((a, b) => a + b, 0);
+  if (weights.some((w) => !(w >= 0)) || !(total > 0)) throw new RangeError('member weights must be ≥ 0 and not all 0');
   // Members of weight 0 are not read (readMembers).
   const u = p.members.map((m, j) => (weights[j] > 0 ? Float64Array.from({ length: n }, (_, i) => forwardTransform(space, physicalValue(m, p.raw[j][i]))) : null));
   const used = p.members.flatMap((_, j) => (weights[j] > 0 ? [j] : []));
@@ -135,8 +113,7 @@ function weightedCentreAndSpread(p: MemberPredictions, space: TargetTransform): 
       if (js.length < 2) continue;
       const wg = js.reduce((a, j) => a + weights[j], 0);
       const m = js.reduce((a, j) => a + weights[j] * u[j]![i], 0) / wg;
-      const variance = js.reduce((a, j) => a + weights[j] * (u[j]![i] - m) ** 2, 0) / wg;
-      ss += variance * js.length;
+      ss += (js.length / wg) * js.reduce((a, j) => a + weights[j] * (u[j]![i] - m) ** 2, 0);
       dof += js.length - 1;
     }
     spread[i] = dof > 0 ? Math.sqrt(ss / dof) : 0;

@@ -64,22 +64,11 @@ function group(basis: Basis, all: MixtureModel[], calibration: Calibration | und
   return { basis, members, outputs: members.map(memberOutput), compiled: compileModel(members), kinds, gate: ensembleGate(members), calibration: calibration ?? null };
 }
 
-/** The experts of both groups, each gate weight scaled by its group's share. */
-function blendGate(s: MemberGroup, c: MemberGroup, w: number): MemberGroup['gate'] {
-  const merged = new Map<string, MemberGroup['gate'][number]>();
-  for (const [g, share] of [[s, w], [c, 1 - w]] as const) {
-    for (const e of g.gate) {
-      const at = merged.get(e.key);
-      merged.set(e.key, { ...e, weight: (at?.weight ?? 0) + share * e.weight });
-    }
-  }
-  return [...merged.values()].sort((a, b) => b.weight - a.weight);
-}
-
 function threadBlend(blend: ModelBlend | null, s: MemberGroup | undefined, c: MemberGroup | undefined): ThreadBlend | null {
   if (!blend || !s || !c) return null;
-  const w = blend.structureWeight;
-  return { ...blend, composition: c, members: blendMembers(s.outputs, c.outputs, w), gate: blendGate(s, c, w) };
+  const members = blendMembers(s.outputs, c.outputs, blend.structureWeight);
+  // The experts of both groups, each member's gate counted by its share of the blend.
+  return { ...blend, composition: c, members, gate: ensembleGate([...s.members, ...c.members], members.map((m) => m.weight)) };
 }
 
 /** A crystal's answer from both groups: the structure members' raw outputs, then the composition members'. */
