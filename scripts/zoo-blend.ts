@@ -15,7 +15,7 @@ import { loadAllShippedExperts } from '../src/ml/experts/registry.js';
 import type { ExpertInput } from '../src/ml/experts/expert-kind.js';
 import { loadEnsemble } from '../src/ml/mixture/ensemble.js';
 import type { MixtureModel } from '../src/ml/mixture/model.js';
-import { forwardTransform, inverseTransform, memberOutput, transformOfLabel, type TargetTransform } from '../src/ml/mixture/output.js';
+import { errorOnScale, inverseTransform, memberOutput, transformOfLabel, type TargetTransform } from '../src/ml/mixture/output.js';
 import { memberRawOutputs } from '../src/ml/recipes/evaluate.js';
 import { blendMembers, calibratedValues, fitCalibration, intervalCoverage, type Calibration, type CalibrationSet } from '../src/ml/uncertainty/calibration.js';
 import { SHIPPED_MODELS_DIR } from '../src/services/shipped-models.js';
@@ -68,7 +68,7 @@ function servedMae(sets: readonly CalibrationSet[], calibration: Calibration, na
   let n = 0;
   for (const set of sets) {
     calibratedValues(set, calibration, 0.9).forEach((v, i) => {
-      sum += Math.abs(forwardTransform(native, v.value) - forwardTransform(native, set.targets[i]));
+      sum += errorOnScale(native, v.value, set.targets[i]);
       n++;
     });
   }
@@ -99,7 +99,7 @@ for (const card of cards) {
     const test = blended(splitRows(all, s, readSplit(meta.key, s).test, inputs, formulas, targets), w);
     const v = calibratedValues(test, calibration, 0.9);
     const phys = v.reduce((a, x, i) => a + Math.abs(x.value - test.targets[i]), 0) / v.length;
-    const paper = v.reduce((a, x, i) => a + Math.abs(forwardTransform(native, x.value) - forwardTransform(native, test.targets[i])), 0) / v.length;
+    const paper = v.reduce((a, x, i) => a + errorOnScale(native, x.value, test.targets[i]), 0) / v.length;
     return { split: s, testMae: phys, testMaePaperUnits: paper, coverage90: intervalCoverage(v, test.targets) };
   });
   const pick = (f: (x: (typeof perSplit)[number]) => number) => perSplit.map(f);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { forwardTransform, physicalValues, memberOutput, type Basis, type TargetTransform } from '../../src/ml/mixture/output.js';
+import { errorOnScale, physicalValues, memberOutput, type Basis, type TargetTransform } from '../../src/ml/mixture/output.js';
 import { predictMixture, type MixtureModel } from '../../src/ml/mixture/model.js';
 import type { ExpertInput } from '../../src/ml/experts/expert-kind.js';
 import { calibratedValues, fitCalibration, type Calibration } from '../../src/ml/uncertainty/calibration.js';
@@ -101,7 +101,7 @@ function maes(pred: ArrayLike<number>, targets: readonly number[], native: Targe
   let paper = 0;
   targets.forEach((y, i) => {
     phys += Math.abs(pred[i] - y);
-    paper += Math.abs(forwardTransform(native, pred[i]) - forwardTransform(native, y));
+    paper += errorOnScale(native, pred[i], y);
   });
   return { phys: phys / targets.length, paper: paper / targets.length };
 }

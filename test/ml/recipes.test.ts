@@ -5,7 +5,7 @@ import { loadShippedExperts } from '../../src/ml/experts/registry.js';
 import { serializeCheckpoint, loadCheckpoint } from '../../src/ml/mixture/checkpoint.js';
 import { resolveConfig } from '../../src/ml/mixture/config.js';
 import { predictMixture } from '../../src/ml/mixture/model.js';
-import { memberOutput, physicalValues } from '../../src/ml/mixture/output.js';
+import { errorOnScale, memberOutput, physicalValues } from '../../src/ml/mixture/output.js';
 import { trainMixture } from '../../src/ml/mixture/trainer.js';
 import { firstRound, recipe, secondRound } from '../../src/ml/recipes/candidates.js';
 import { childProcessRunner } from '../../src/ml/recipes/child-runner.js';
@@ -82,6 +82,11 @@ test('stopOn: the kept epoch is the best on the named scale (ln for a target the
     if (stopOn === 'log') assert.ok(Math.abs(best - lnMae(phys)) < 1e-4 * best && best !== r.valMae);
   }
   assert.throws(() => resolveConfig({ experts: ['comp_mp_gap'], k: 1, stopOn: 'sqrt' as never }, ['comp_mp_gap']), /stopOn must be one of/);
+  // An output outside the scale's domain is a large, finite error, never NaN.
+  assert.ok(errorOnScale('log', 0, 1) > 700 && Number.isFinite(errorOnScale('log', 0, 1)));
+  assert.ok(errorOnScale('log1p', -2, 0) > 30 && Number.isFinite(errorOnScale('log1p', -2, 0)));
+  assert.equal(errorOnScale('log1p', 1, 0), Math.log(2));
+  assert.equal(errorOnScale('none', -2, 3), 5);
 });
 
 test('checkpoints without the output fields read as before: no transform, no bound, one group, basis from the experts', async () => {

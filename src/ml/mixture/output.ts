@@ -17,6 +17,15 @@ export function forwardTransform(t: TargetTransform, y: number): number {
   return t === 'log' ? Math.log(y) : t === 'log1p' ? Math.log1p(y) : y;
 }
 
+/**
+ * |t(pred) − t(y)|, with a prediction outside t's domain (a clamped 0 under ln, ≤ −1 under ln(1+y)) moved just inside
+ * it: a large, finite error, so that an MAE of such rows still compares instead of turning to NaN.
+ */
+export function errorOnScale(t: TargetTransform, pred: number, y: number): number {
+  const floor = t === 'log' ? Number.MIN_VALUE : t === 'log1p' ? -1 + Number.EPSILON : -Infinity;
+  return Math.abs(forwardTransform(t, Math.max(pred, floor)) - forwardTransform(t, y));
+}
+
 export function inverseTransform(t: TargetTransform, z: number): number {
   return t === 'log' ? Math.exp(z) : t === 'log1p' ? Math.expm1(z) : z;
 }

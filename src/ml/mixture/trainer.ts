@@ -24,7 +24,7 @@ import { type MixtureConfig, finetuneLayersOf, resolveConfig } from './config.js
 import { gateTieRank, gateState, mixEmbeddings, penaltyTensor } from './gate.js';
 import { type DenseLayer, initHead, headForward } from './head.js';
 import { expertKind } from '../experts/registry.js';
-import { forwardTransform, physicalValue, transformProblem } from './output.js';
+import { errorOnScale, forwardTransform, physicalValue, transformProblem } from './output.js';
 import { CheckpointError } from './envelope.js';
 import { checkCheckpoint, checkData, TrainingAborted, type EpochProgress, type MixtureData, type TrainOptions, type TrainResult } from './train-types.js';
 import { loadTrainerState, serializeTrainerState, trainingFingerprint, type ExpertReference, type TrainerState, type WeightsSnapshot } from './trainer-state.js';
@@ -140,8 +140,6 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
 
     let history: EpochProgress[] = [];
     let best = { mae: Infinity, epoch: -1, ...weightsNow() };
-    // A clamped 0 under ln is a large, finite error: that epoch loses without the comparison turning to NaN.
-    const stopFloor = config.stopOn === 'log' ? Number.MIN_VALUE : -Infinity;
     let sinceBest = 0;
     let epochsRun = 0;
     let stoppedEarly = false;
@@ -204,7 +202,7 @@ export async function trainMixture(data: MixtureData, partial: Partial<MixtureCo
         const y = data.targets[valRows[i]];
         const v = physical(z);
         valMae += Math.abs(v - y);
-        stopMae += Math.abs(forwardTransform(config.stopOn, Math.max(v, stopFloor)) - forwardTransform(config.stopOn, y));
+        stopMae += errorOnScale(config.stopOn, v, y);
         valLoss += (z - valTargets[i]) ** 2;
       });
       valMae /= vp.length;

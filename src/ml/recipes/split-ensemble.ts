@@ -11,7 +11,7 @@ import type { MixtureConfig } from '../mixture/config.js';
 import type { MixtureModel } from '../mixture/model.js';
 import type { EpochProgress } from '../mixture/trainer.js';
 import { trainingFingerprint } from '../mixture/trainer-state.js';
-import { forwardTransform, memberOutput, physicalValues, type Basis, type TargetTransform } from '../mixture/output.js';
+import { errorOnScale, memberOutput, physicalValues, type Basis, type TargetTransform } from '../mixture/output.js';
 import { fitCalibration, type Calibration, type CalibrationSet } from '../uncertainty/calibration.js';
 import { CANDIDATE_PROTOCOL, firstRound, recipe, recipeConfig, secondRound, type PoolKeys, type Protocol, type Recipe, type SkippedRecipe } from './candidates.js';
 import { inProcessRunner, jobExperts, type TrainJob, type TrainJobResult, type TrainRunner } from './runner.js';
@@ -115,7 +115,7 @@ const keysOf = (p: ExpertPools): PoolKeys => ({ cgcnn: p.cgcnn.map((e) => e.key)
 function candidateOf(r: Recipe, round: 1 | 2, j: TrainJobResult, valTargets: readonly number[], native: TargetTransform): CandidateResult {
   const gate = j.model.gateWeights.map((w, i) => ({ key: j.model.experts[i].key, weight: w }));
   const phys = physicalValues(memberOutput(j.model), j.valRaw);
-  const valMaeNative = valTargets.reduce((a, y, i) => a + Math.abs(forwardTransform(native, phys[i]) - forwardTransform(native, y)), 0) / valTargets.length;
+  const valMaeNative = valTargets.reduce((a, y, i) => a + errorOnScale(native, phys[i], y), 0) / valTargets.length;
   return { recipe: r, round, valMae: j.valMae, valMaeNative, trainMae: j.trainMae, bestEpoch: j.bestEpoch, epochsRun: j.epochsRun, seconds: j.seconds, gate, model: j.model, valRaw: j.valRaw };
 }
 
